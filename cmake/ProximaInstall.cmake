@@ -13,6 +13,9 @@ foreach(layer core autograd nn optim data)
   endif()
 endforeach()
 install(FILES cmake/proxima.h DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/proxima)
+if(PX_HAVE_CUDA)   # cuda/cuda.h: CUDA-only switches (TF32, cache), no CUDA headers inside
+  install(FILES cuda/cuda.h DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/proxima/cuda)
+endif()
 
 set(PX_CONFIG_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/proxima)
 install(EXPORT proximaTargets NAMESPACE proxima:: DESTINATION ${PX_CONFIG_DIR})
