@@ -1,0 +1,123 @@
+// CudaBackend::index_select and index_add (bad index values are reported at the next sync).
+#include "proxima/cuda/cuda_backend.h"
+#include "proxima/cuda/launch.cuh"
+
+namespace px::cuda {
+
+namespace {
+
+// [outer, size, inner] view of a contiguous tensor around dimension `dim`.
+struct DimView {
+  std::int64_t outer = 1, size = 1, inner = 1;
+};
+
+DimView dim_view(const Shape& shape, std::int64_t dim) {
+  DimView v;
+  for (std::int64_t d = 0; d < static_cast<std::int64_t>(shape.size()); ++d) {
+    if (d < dim) v.outer *= shape[d];
+    else if (d == dim) v.size = shape[d];
+    else v.inner *= shape[d];
+  }
+  return v;
+}
+
+__device__ void record_error(KernelErrorRecord* errors, KernelErrorCode code, long long value,
+                             long long bound) {
+  if (atomicCAS(&errors->code, 0, static_cast<int>(code)) == 0) {
+    errors->value = value;
+    errors->bound = bound;
+  }
+}
+
+// out[o, i, j] = x[o, index[i], j]; elements moved as raw words of their size (W).
+template <class W>
+__global__ void index_select_kernel(const W* x, const std::int64_t* index, W* out, DimView v,
+                                    std::int64_t count, KernelErrorRecord* errors) {
+  std::int64_t total = v.outer * count * v.inner;
+  std::int64_t step = static_cast<std::int64_t>(gridDim.x) * blockDim.x;
+  for (std::int64_t k = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; k < total; k += step) {
+    std::int64_t j = k % v.inner, t = k / v.inner;
+    std::int64_t i = t % count, o = t / count;
+    std::int64_t idx = index[i];
+    if (idx < 0 || idx >= v.size) {
+      record_error(errors, KernelErrorCode::index_select, idx, v.size);
+      out[k] = W(0);
+    } else {
+      out[k] = x[(o * v.size + idx) * v.inner + j];
+    }
+  }
+}
+
+// uint8 has no atomicAdd: compare-and-swap the aligned 32-bit word that holds the byte.
+__device__ void atomic_add(std::uint8_t* address, std::uint8_t value) {
+  auto base = reinterpret_cast<std::uintptr_t>(address);
+  unsigned* word = reinterpret_cast<unsigned*>(base & ~std::uintptr_t(3));
+  unsigned shift = static_cast<unsigned>(base & 3) * 8;
+  unsigned old = *word, assumed;
+  do {
+    assumed = old;
+    unsigned byte = ((assumed >> shift) + value) & 0xffu;
+    old = atomicCAS(word, assumed, (assumed & ~(0xffu << shift)) | (byte << shift));
+  } while (old != assumed);
+}
+__device__ void atomic_add(std::int64_t* address, std::int64_t value) {
+  atomicAdd(reinterpret_cast<unsigned long long*>(address), static_cast<unsigned long long>(value));
+}
+__device__ void atomic_add(float* address, float value) { atomicAdd(address, value); }
+__device__ void atomic_add(double* address, double value) { atomicAdd(address, value); }
+
+// dst[o, index[i], j] += src[o, i, j]. Atomic: with repeated indices the float sums are
+// accumulated in an unspecified order.
+template <class T>
+__global__ void index_add_kernel(T* dst, const std::int64_t* index, const T* src, DimView v,
+                                 std::int64_t count, KernelErrorRecord* errors) {
+  std::int64_t total = v.outer * count * v.inner;
+  std::int64_t step = static_cast<std::int64_t>(gridDim.x) * blockDim.x;
+  for (std::int64_t k = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; k < total; k += step) {
+    std::int64_t j = k % v.inner, t = k / v.inner;
+    std::int64_t i = t % count, o = t / count;
+    std::int64_t idx = index[i];
+    if (idx < 0 || idx >= v.size) {
+      record_error(errors, KernelErrorCode::index_add, idx, v.size);
+    } else {
+      atomic_add(dst + (o * v.size + idx) * v.inner + j, src[k]);
+    }
+  }
+}
+
+}  // namespace
+
+void CudaBackend::index_select(const Tensor& x, std::int64_t dim, const Tensor& index, const Tensor& out) {
+  DeviceContext& ctx = context(out.device());
+  DimView v = dim_view(x.shape(), dim);
+  std::int64_t count = index.numel(), total = v.outer * count * v.inner;
+  if (total == 0) return;
+  const auto* idx = static_cast<const std::int64_t*>(index.data_ptr());
+  auto launch = [&](auto word) {
+    using W = decltype(word);
+    index_select_kernel<W><<<grid_for(total), kBlock, 0, ctx.stream>>>(
+        static_cast<const W*>(x.data_ptr()), idx, static_cast<W*>(out.data_ptr()), v, count, ctx.errors);
+  };
+  switch (dtype_size(x.dtype())) {
+    case 1: launch(std::uint8_t{}); break;
+    case 4: launch(std::uint32_t{}); break;
+    default: launch(std::uint64_t{}); break;
+  }
+  PX_CUDA_CHECK_LAUNCH();
+}
+
+void CudaBackend::index_add(const Tensor& dst, std::int64_t dim, const Tensor& index, const Tensor& src) {
+  DeviceContext& ctx = context(dst.device());
+  DimView v = dim_view(dst.shape(), dim);
+  std::int64_t count = index.numel(), total = v.outer * count * v.inner;
+  if (total == 0) return;
+  const auto* idx = static_cast<const std::int64_t*>(index.data_ptr());
+  dispatch_dtype(dst.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    index_add_kernel<T><<<grid_for(total), kBlock, 0, ctx.stream>>>(
+        static_cast<T*>(dst.data_ptr()), idx, static_cast<const T*>(src.data_ptr()), v, count, ctx.errors);
+  });
+  PX_CUDA_CHECK_LAUNCH();
+}
+
+}  // namespace px::cuda
