@@ -9,3 +9,4 @@
 #include "proxima/core/tensor.h"
 #include "proxima/autograd/autograd.h"
 #include "proxima/autograd/functions.h"
+#include "proxima/optim/optim.h"

@@ -1,0 +1,46 @@
+// SGD: option checks and the CPU loop over rules::sgd_update.
+#include "proxima/optim/sgd.h"
+
+#include "proxima/optim/cpu_loop.h"
+#include "proxima/optim/update_rules.h"
+
+namespace px::optim {
+
+SGD::SGD(std::vector<ParamGroup> groups, const SgdOptions& o) : Optimizer(std::move(groups)), options_(o) {
+  check_option(o.lr >= 0, "sgd", "lr", o.lr, ">= 0");
+  check_option(o.momentum >= 0, "sgd", "momentum", o.momentum, ">= 0");
+  check_option(o.dampening >= 0 && o.dampening <= 1, "sgd", "dampening", o.dampening, "in [0, 1]");
+  check_option(o.weight_decay >= 0, "sgd", "weight_decay", o.weight_decay, ">= 0");
+  PX_CHECK(!o.nesterov || (o.momentum > 0 && o.dampening == 0), ValueError,
+           "sgd: nesterov requires momentum > 0 and dampening 0, got momentum ", o.momentum,
+           " and dampening ", o.dampening);
+  init_groups(o.lr, o.weight_decay);
+}
+
+SGD::SGD(std::vector<Tensor> params, const SgdOptions& o)
+    : SGD(std::vector<ParamGroup>{ParamGroup{.params = std::move(params)}}, o) {}
+
+std::vector<StateEntrySpec> SGD::state_spec() const {
+  if (options_.momentum == 0) return {};
+  return {{"momentum_buffer", StateKind::per_coordinate}};
+}
+
+void SGD::update(const ParamGroup& group, const Tensor& param, const Tensor& grad, ParamState& state) {
+  const bool use_momentum = options_.momentum != 0;
+  const bool first = use_momentum && state.empty();
+  if (first) init_state(state, param);
+  cpu::dispatch_float(param.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const auto c = rules::make_sgd_coefficients<T>(group.lr, options_.momentum, options_.dampening,
+                                                   group.weight_decay, options_.nesterov, first);
+    T* p = param.data<T>();
+    const T* g = grad.data<T>();
+    T* buf = use_momentum ? state.at("momentum_buffer").data<T>() : nullptr;
+    cpu::for_each_coordinate(param.numel(), [&](std::int64_t i) {
+      T unused = 0;
+      rules::sgd_update(p[i], g[i], buf ? buf[i] : unused, c);
+    });
+  });
+}
+
+}  // namespace px::optim
