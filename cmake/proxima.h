@@ -10,3 +10,5 @@
 #include "proxima/autograd/autograd.h"
 #include "proxima/autograd/functions.h"
 #include "proxima/optim/optim.h"
+#include "proxima/nn/nn.h"
+#include "proxima/nn/safetensors.h"
