@@ -139,7 +139,7 @@ TEST_CASE("scalar overloads take the tensor's dtype") {
   CHECK(r.to_vector<std::int64_t>() == std::vector<std::int64_t>{1, 2, 3});
 }
 
-TEST_CASE("comparisons give uint8 masks; where selects") {
+TEST_CASE("comparisons give uint8 masks, where selects") {
   for (DType dt : {DType::float32, DType::float64, DType::int64}) {
     Tensor a = ref::random_tensor({4, 5}, dt, 28, -3, 3);
     Tensor b = ref::random_tensor({5}, dt, 29, -3, 3);

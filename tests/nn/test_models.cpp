@@ -163,7 +163,7 @@ TEST_CASE("gradient through resnet20 (option-A shortcuts) and lenet5 with respec
   }
 }
 
-TEST_CASE("the same seed builds the same model; init follows each reference") {
+TEST_CASE("the same seed builds the same model, init follows each reference") {
   Generator a(9), b(9);
   auto m1 = make_model("resnet20", {}, a);
   auto m2 = make_model("resnet20", {}, b);

@@ -101,7 +101,7 @@ TEST_CASE("state_dict: saving mid-trajectory and loading into a fresh optimizer 
   }
 }
 
-TEST_CASE("state_dict: keys name group, parameter and entry; scalars are 0-d int64") {
+TEST_CASE("state_dict: keys name group, parameter and entry, scalars are 0-d int64") {
   TanhNet net = TanhNet::random(4);
   auto opt = optim::make_optimizer("adam", {{.params = {net.params[0]}}, {.params = {net.params[1], net.params[2]}}},
                                    {.amsgrad = true});
@@ -121,7 +121,7 @@ TEST_CASE("state_dict: keys name group, parameter and entry; scalars are 0-d int
   CHECK(state[1].second.shape() == net.params[0].shape());
 }
 
-TEST_CASE("param groups: each group steps with its own lr; unset values come from the options") {
+TEST_CASE("param groups: each group steps with its own lr, unset values come from the options") {
   Generator gen(5);
   const TensorOptions f64{.dtype = DType::float64};
   Tensor p0 = randn({4}, f64, &gen), p1 = randn({2, 3}, f64, &gen);
