@@ -1,0 +1,250 @@
+// run_training on a tiny in-memory dataset: exact resume after a kill, NaN handling, bad data.
+#include <doctest/doctest.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdint>
+#include <filesystem>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "common/run_dir.h"
+#include "common/trainer.h"
+#include "proxima/core/factory.h"
+#include "proxima/core/ops.h"
+#include "proxima/nn/safetensors.h"
+
+namespace fs = std::filesystem;
+using px::apps::TrainConfig;
+using px::apps::TrainError;
+using px::apps::TrainHooks;
+
+namespace {
+
+// 4 classes of 3x8x8 images: class k is bright in channel k % 3 and in quadrant k, plus noise,
+// so a small MLP learns it in a few steps but not perfectly at once.
+px::data::Dataset synthetic(std::int64_t n, std::uint64_t seed) {
+  px::Generator gen(seed);
+  const std::vector<float> noise = px::rand({n, 3, 8, 8}, {}, &gen).to_vector<float>();
+  std::vector<std::uint8_t> pixels(static_cast<std::size_t>(n * 3 * 64));
+  std::vector<std::int64_t> labels(static_cast<std::size_t>(n));
+  for (std::int64_t i = 0; i < n; ++i) {
+    const std::int64_t k = (i * 7 + 3) % 4;
+    labels[i] = k;
+    for (std::int64_t c = 0; c < 3; ++c) {
+      for (std::int64_t y = 0; y < 8; ++y) {
+        for (std::int64_t x = 0; x < 8; ++x) {
+          const std::int64_t at = ((i * 3 + c) * 8 + y) * 8 + x;
+          const bool lit = c == k % 3 && (y / 4) * 2 + (x / 4) == k;
+          pixels[at] = static_cast<std::uint8_t>((lit ? 120.0f : 20.0f) + 130.0f * noise[at]);
+        }
+      }
+    }
+  }
+  px::data::Dataset ds;
+  ds.images = px::from_vector(pixels, {n, 3, 8, 8});
+  ds.labels = px::from_vector(labels, {n});
+  ds.classes = {"a", "b", "c", "d"};
+  ds.name = "synthetic";
+  ds.source = "memory";
+  return ds;
+}
+
+TrainHooks synthetic_hooks(std::FILE* stream) {
+  TrainHooks hooks;
+  hooks.dataset = px::data::DatasetPair{synthetic(96, 1), synthetic(40, 2)};
+  hooks.stream = stream;
+  return hooks;
+}
+
+TrainConfig tiny_config(const fs::path& out) {
+  TrainConfig c;
+  c.model = "mlp:16";
+  c.epochs = 2;
+  c.batch_size = 16;
+  c.lr = 0.1;
+  c.warmup_epochs = 0.5;
+  c.augment = "standard";
+  c.threads = 1;
+  c.seed = 7;
+  c.out = out.string();
+  c.progress = false;
+  return c;
+}
+
+struct TempDir {
+  fs::path path;
+  explicit TempDir(const std::string& name) : path(fs::temp_directory_path() /
+                                                 ("px_test_trainer_" + name + "_" + std::to_string(::getpid()))) {
+    fs::remove_all(path);
+    fs::create_directories(path);
+  }
+  ~TempDir() { fs::remove_all(path); }
+};
+
+struct Killed : std::runtime_error {
+  Killed() : std::runtime_error("killed") {}
+};
+
+std::vector<std::uint8_t> bytes_of(const px::Tensor& t) {
+  const px::Tensor c = t.contiguous();
+  const auto* p = static_cast<const std::uint8_t*>(c.data_ptr());
+  return std::vector<std::uint8_t>(p, p + c.numel() * static_cast<std::int64_t>(px::dtype_size(c.dtype())));
+}
+
+void check_same_tensors(const px::nn::StateDict& a, const px::nn::StateDict& b) {
+  REQUIRE(a.size() == b.size());
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    CAPTURE(a[i].first);
+    CHECK(a[i].first == b[i].first);
+    CHECK(a[i].second.shape() == b[i].second.shape());
+    CHECK(bytes_of(a[i].second) == bytes_of(b[i].second));
+  }
+}
+
+}  // namespace
+
+// Trains `model` for 2 epochs; trains it again but "kills" it at batch 3 of epoch 2, resumes
+// from the epoch-1 checkpoint, and compares the two runs.
+void check_kill_and_resume(const std::string& model) {
+  CAPTURE(model);
+  TempDir tmp("resume");
+  std::FILE* quiet = std::tmpfile();
+  const TrainHooks hooks = synthetic_hooks(quiet);
+  TrainConfig config = tiny_config(tmp.path / "full");
+  config.model = model;
+
+  const auto full = px::apps::run_training(config, hooks);
+  REQUIRE(full.metrics.size() == 2);
+
+  TrainHooks killing = hooks;
+  killing.after_batch = [](std::int64_t epoch, std::int64_t batch, px::nn::Module&) {
+    if (epoch == 2 && batch == 3) throw Killed();
+  };
+  config.out = (tmp.path / "killed").string();
+  CHECK_THROWS_AS(px::apps::run_training(config, killing), Killed);
+  const auto after_kill = px::apps::load_checkpoint((tmp.path / "killed").string());
+  CHECK(after_kill.epoch == 1);
+
+  TrainConfig resume;
+  resume.resume = (tmp.path / "killed").string();
+  resume.explicit_flags = {"--resume"};
+  resume.progress = false;
+  const auto resumed = px::apps::run_training(resume, hooks);
+  REQUIRE(resumed.metrics.size() == 2);
+  CHECK(resumed.run_dir == fs::absolute(tmp.path / "killed").string());
+  for (std::size_t e = 0; e < 2; ++e) {
+    CAPTURE(e);
+    const auto& a = full.metrics[e];
+    const auto& b = resumed.metrics[e];
+    CHECK(a.epoch == b.epoch);
+    CHECK(a.lr == b.lr);
+    CHECK(a.train_loss == b.train_loss);
+    CHECK(a.train_acc == b.train_acc);
+    CHECK(a.test_loss == b.test_loss);
+    CHECK(a.test_acc == b.test_acc);
+  }
+  CHECK(full.metrics[1].train_loss < full.metrics[0].train_loss * 1.5);  // it trains, not diverges
+  const auto ck_full = px::apps::load_checkpoint((tmp.path / "full").string());
+  const auto ck_resumed = px::apps::load_checkpoint((tmp.path / "killed").string());
+  CHECK(ck_full.epoch == 2);
+  CHECK(ck_resumed.epoch == 2);
+  check_same_tensors(ck_full.model, ck_resumed.model);
+  check_same_tensors(ck_full.optimizer, ck_resumed.optimizer);
+  CHECK(ck_full.generators == ck_resumed.generators);
+  // Only the newest checkpoint's tensor files remain.
+  int files = 0;
+  for (const auto& entry : fs::directory_iterator(tmp.path / "killed" / "checkpoints")) files += entry.is_regular_file();
+  CHECK(files == 3);
+  for (const char* name : {"run.json", "metrics.csv", "summary.json"}) CHECK(fs::exists(tmp.path / "killed" / name));
+  const auto summary = px::apps::read_json((tmp.path / "killed" / "summary.json").string());
+  CHECK(summary.at("status") == "done");
+  CHECK(summary.at("epochs") == 2);
+  CHECK(summary.at("final_test_acc").get<double>() == full.metrics[1].test_acc);
+  std::fclose(quiet);
+}
+
+TEST_CASE("run_training: a NaN loss stops with exit code 3, naming epoch and batch, keeping the checkpoint") {
+  TempDir tmp("nan");
+  std::FILE* quiet = std::tmpfile();
+  TrainHooks hooks = synthetic_hooks(quiet);
+  // Poison a weight after batch 2 of epoch 2: batch 3's loss is NaN.
+  hooks.after_batch = [](std::int64_t epoch, std::int64_t batch, px::nn::Module& model) {
+    if (epoch == 2 && batch == 2) px::ops::fill_(model.parameters().front(), std::nan(""));
+  };
+  TrainConfig c = tiny_config(tmp.path / "run");
+  c.epochs = 3;
+  try {
+    px::apps::run_training(c, hooks);
+    FAIL("no TrainError");
+  } catch (const TrainError& e) {
+    CHECK(e.exit_code() == 3);
+    const std::string msg = e.what();
+    CHECK(msg.find("epoch 2, batch 3/6") != std::string::npos);
+    CHECK(msg.find("last.json") != std::string::npos);
+    CHECK(msg.find('\n') == std::string::npos);
+  }
+  const auto ck = px::apps::load_checkpoint((tmp.path / "run").string());
+  CHECK(ck.epoch == 1);
+  CHECK(ck.metrics.size() == 1);
+  const auto summary = px::apps::read_json((tmp.path / "run" / "summary.json").string());
+  CHECK(summary.at("status") == "diverged");
+
+  // A huge learning rate diverges on its own.
+  TrainConfig wild = tiny_config(tmp.path / "wild");
+  wild.lr = 1e30;
+  wild.warmup_epochs = 0;
+  hooks.after_batch = nullptr;
+  try {
+    px::apps::run_training(wild, hooks);
+    FAIL("no TrainError");
+  } catch (const TrainError& e) {
+    CHECK(e.exit_code() == 3);
+    CHECK(std::string(e.what()).find("training loss is") != std::string::npos);
+  }
+  std::fclose(quiet);
+}
+
+TEST_CASE("run_training: bad data and impossible settings are TrainError 2 with one line") {
+  TempDir tmp("bad");
+  std::FILE* quiet = std::tmpfile();
+  TrainConfig c = tiny_config(tmp.path / "run");
+  c.data = (tmp.path / "no_such_dataset").string();
+  try {
+    px::apps::run_training(c, {.stream = quiet});
+    FAIL("no TrainError");
+  } catch (const TrainError& e) {
+    CHECK(e.exit_code() == 2);
+    CHECK(std::string(e.what()).find("no_such_dataset") != std::string::npos);
+  }
+  TrainHooks hooks = synthetic_hooks(quiet);
+  c.data.clear();
+  c.train_subset = 1000;  // more than the 96 images
+  CHECK_THROWS_AS(px::apps::run_training(c, hooks), TrainError);
+  c.train_subset = 0;
+  c.model = "no_such_model";
+  try {
+    px::apps::run_training(c, hooks);
+    FAIL("no TrainError");
+  } catch (const TrainError& e) {
+    CHECK(e.exit_code() == 2);
+    CHECK(std::string(e.what()).find("no_such_model") != std::string::npos);
+  }
+  TrainConfig resume;
+  resume.resume = (tmp.path / "nothing_here").string();
+  resume.explicit_flags = {"--resume"};
+  try {
+    px::apps::run_training(resume, hooks);
+    FAIL("no TrainError");
+  } catch (const TrainError& e) {
+    CHECK(e.exit_code() == 2);
+  }
+  std::fclose(quiet);
+}
+
+TEST_CASE("run_training: a run killed mid-epoch and resumed equals the uninterrupted run") {
+  SUBCASE("mlp") { check_kill_and_resume("mlp:16"); }
+  // BatchNorm running statistics travel in the checkpoint too.
+  SUBCASE("resnet20") { check_kill_and_resume("resnet20"); }
+}
