@@ -42,6 +42,18 @@ Tensor reduce_dims(ReduceOp op, const char* name, const Tensor& x, const std::ve
   Shape shape = reduced_shape(x, dims, keepdim);
   std::int64_t n = 1;
   for (std::int64_t d : dims) n *= x.shape()[d];
+  bool block = dims.empty() || dims.back() - dims.front() + 1 == static_cast<std::int64_t>(dims.size());
+  bool splittable = op == ReduceOp::sum || op == ReduceOp::max || op == ReduceOp::min;
+  if (!block && splittable && x.is_contiguous() && n > 0 && shape_numel(shape) > 0) {
+    // Reduced dims in several blocks (e.g. {0, 2, 3} of NCHW): reduce the trailing block of
+    // consecutive dims first, in place in memory order, then the rest, instead of copying x
+    // into a permuted layout.
+    std::size_t start = dims.size() - 1;
+    while (dims[start - 1] == dims[start] - 1) --start;
+    std::vector<std::int64_t> tail(dims.begin() + start, dims.end()), head(dims.begin(), dims.begin() + start);
+    Tensor partial = reduce_dims(op, name, x, tail, /*keepdim=*/true, out_dtype);
+    return reshape(reduce_dims(op, name, partial, head, /*keepdim=*/true, out_dtype), shape);
+  }
   Tensor out = detail::alloc(shape, out_dtype, x.device());
   if (n == 0) {
     PX_CHECK(op == ReduceOp::sum || out.numel() == 0, ValueError, name,
@@ -51,7 +63,6 @@ Tensor reduce_dims(ReduceOp op, const char* name, const Tensor& x, const std::ve
     return out;
   }
   if (out.numel() == 0) return out;
-  bool block = dims.empty() || dims.back() - dims.front() + 1 == static_cast<std::int64_t>(dims.size());
   Tensor src = x;
   std::int64_t outer = 1, inner = 1;
   if (block && x.is_contiguous()) {
