@@ -1,4 +1,5 @@
 // metrics.csv round trips and parse errors; SVG plots: well-formed, one path per series, nice ticks, NaNs.
+#include "temp_dir.h"
 #include <doctest/doctest.h>
 
 #include <unistd.h>
@@ -25,17 +26,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    static int counter = 0;
-    path = fs::temp_directory_path() / ("px_metrics_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-  std::string file(const std::string& name) const { return (path / name).string(); }
-};
+using px::test_support::TempDir;
 
 bool same_value(double a, double b) { return std::isnan(a) ? std::isnan(b) : a == b; }
 
@@ -191,8 +182,8 @@ TEST_CASE("metrics.csv: appending row by row equals writing at once, header mism
   MetricsRow other = rows[0];
   other.extra = {{"x", 1}};
   CHECK_THROWS_AS(write_metrics_csv(dir.file("w.csv"), {rows[0], other}), ValueError);
-  CHECK(fs::directory_iterator(dir.path) != fs::directory_iterator());
-  for (const auto& entry : fs::directory_iterator(dir.path))
+  CHECK(fs::directory_iterator(dir.path()) != fs::directory_iterator());
+  for (const auto& entry : fs::directory_iterator(dir.path()))
     CHECK(entry.path().filename().string().find(".tmp") == std::string::npos);  // no temp files left
 }
 
@@ -310,7 +301,7 @@ TEST_CASE("svg plot: NaN points are skipped and break the line, empty and single
 
 TEST_CASE("run plots: write_run_plots and metric_series read a run's metrics.csv") {
   TempDir dir;
-  const fs::path run = dir.path / "resnet20-sgd";
+  const fs::path run = dir.path() / "resnet20-sgd";
   fs::create_directories(run);
   std::vector<MetricsRow> rows;
   for (int e = 1; e <= 5; ++e)
@@ -338,6 +329,6 @@ TEST_CASE("run plots: write_run_plots and metric_series read a run's metrics.csv
   REQUIRE(two.size() == 4);
   CHECK(two[1].name == "resnet20-sgd test_loss");
   CHECK_THROWS_WITH_AS(metric_series({run.string()}, {"nope"}), doctest::Contains("no column 'nope'"), ValueError);
-  CHECK_THROWS_AS(metric_series({(dir.path / "missing").string()}, {"test_acc"}), ValueError);
-  CHECK_THROWS_AS(write_run_plots((dir.path / "missing").string()), ValueError);
+  CHECK_THROWS_AS(metric_series({(dir.path() / "missing").string()}, {"test_acc"}), ValueError);
+  CHECK_THROWS_AS(write_run_plots((dir.path() / "missing").string()), ValueError);
 }

@@ -1,4 +1,5 @@
 // run_training on a tiny in-memory dataset: exact resume after a kill, NaN handling, bad data.
+#include "temp_dir.h"
 #include <doctest/doctest.h>
 #include <unistd.h>
 
@@ -73,15 +74,7 @@ TrainConfig tiny_config(const fs::path& out) {
   return c;
 }
 
-struct TempDir {
-  fs::path path;
-  explicit TempDir(const std::string& name) : path(fs::temp_directory_path() /
-                                                 ("px_test_trainer_" + name + "_" + std::to_string(::getpid()))) {
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
+using px::test_support::TempDir;
 
 struct Killed : std::runtime_error {
   Killed() : std::runtime_error("killed") {}
@@ -109,10 +102,10 @@ void check_same_tensors(const px::nn::StateDict& a, const px::nn::StateDict& b) 
 // from the epoch-1 checkpoint, and compares the two runs.
 void check_kill_and_resume(const std::string& model) {
   CAPTURE(model);
-  TempDir tmp("resume");
+  TempDir tmp("px_trainer_resume");
   std::FILE* quiet = std::tmpfile();
   const TrainHooks hooks = synthetic_hooks(quiet);
-  TrainConfig config = tiny_config(tmp.path / "full");
+  TrainConfig config = tiny_config(tmp.path() / "full");
   config.model = model;
 
   const auto full = px::apps::run_training(config, hooks);
@@ -122,18 +115,18 @@ void check_kill_and_resume(const std::string& model) {
   killing.after_batch = [](std::int64_t epoch, std::int64_t batch, px::nn::Module&) {
     if (epoch == 2 && batch == 3) throw Killed();
   };
-  config.out = (tmp.path / "killed").string();
+  config.out = (tmp.path() / "killed").string();
   CHECK_THROWS_AS(px::apps::run_training(config, killing), Killed);
-  const auto after_kill = px::apps::load_checkpoint((tmp.path / "killed").string());
+  const auto after_kill = px::apps::load_checkpoint((tmp.path() / "killed").string());
   CHECK(after_kill.epoch == 1);
 
   TrainConfig resume;
-  resume.resume = (tmp.path / "killed").string();
+  resume.resume = (tmp.path() / "killed").string();
   resume.explicit_flags = {"--resume"};
   resume.progress = false;
   const auto resumed = px::apps::run_training(resume, hooks);
   REQUIRE(resumed.metrics.size() == 2);
-  CHECK(resumed.run_dir == fs::absolute(tmp.path / "killed").string());
+  CHECK(resumed.run_dir == fs::absolute(tmp.path() / "killed").string());
   for (std::size_t e = 0; e < 2; ++e) {
     CAPTURE(e);
     const auto& a = full.metrics[e];
@@ -146,8 +139,8 @@ void check_kill_and_resume(const std::string& model) {
     CHECK(a.test_acc == b.test_acc);
   }
   CHECK(full.metrics[1].train_loss < full.metrics[0].train_loss * 1.5);  // it trains, not diverges
-  const auto ck_full = px::apps::load_checkpoint((tmp.path / "full").string());
-  const auto ck_resumed = px::apps::load_checkpoint((tmp.path / "killed").string());
+  const auto ck_full = px::apps::load_checkpoint((tmp.path() / "full").string());
+  const auto ck_resumed = px::apps::load_checkpoint((tmp.path() / "killed").string());
   CHECK(ck_full.epoch == 2);
   CHECK(ck_resumed.epoch == 2);
   check_same_tensors(ck_full.model, ck_resumed.model);
@@ -155,10 +148,10 @@ void check_kill_and_resume(const std::string& model) {
   CHECK(ck_full.generators == ck_resumed.generators);
   // Only the newest checkpoint's tensor files remain.
   int files = 0;
-  for (const auto& entry : fs::directory_iterator(tmp.path / "killed" / "checkpoints")) files += entry.is_regular_file();
+  for (const auto& entry : fs::directory_iterator(tmp.path() / "killed" / "checkpoints")) files += entry.is_regular_file();
   CHECK(files == 3);
-  for (const char* name : {"run.json", "metrics.csv", "summary.json"}) CHECK(fs::exists(tmp.path / "killed" / name));
-  const auto summary = px::apps::read_json((tmp.path / "killed" / "summary.json").string());
+  for (const char* name : {"run.json", "metrics.csv", "summary.json"}) CHECK(fs::exists(tmp.path() / "killed" / name));
+  const auto summary = px::apps::read_json((tmp.path() / "killed" / "summary.json").string());
   CHECK(summary.at("status") == "done");
   CHECK(summary.at("epochs") == 2);
   CHECK(summary.at("final_test_acc").get<double>() == full.metrics[1].test_acc);
@@ -166,14 +159,14 @@ void check_kill_and_resume(const std::string& model) {
 }
 
 TEST_CASE("run_training: a NaN loss stops with exit code 3, naming epoch and batch, keeping the checkpoint") {
-  TempDir tmp("nan");
+  TempDir tmp("px_trainer_nan");
   std::FILE* quiet = std::tmpfile();
   TrainHooks hooks = synthetic_hooks(quiet);
   // Poison a weight after batch 2 of epoch 2: batch 3's loss is NaN.
   hooks.after_batch = [](std::int64_t epoch, std::int64_t batch, px::nn::Module& model) {
     if (epoch == 2 && batch == 2) px::ops::fill_(model.parameters().front(), std::nan(""));
   };
-  TrainConfig c = tiny_config(tmp.path / "run");
+  TrainConfig c = tiny_config(tmp.path() / "run");
   c.epochs = 3;
   try {
     px::apps::run_training(c, hooks);
@@ -185,14 +178,14 @@ TEST_CASE("run_training: a NaN loss stops with exit code 3, naming epoch and bat
     CHECK(msg.find("last.json") != std::string::npos);
     CHECK(msg.find('\n') == std::string::npos);
   }
-  const auto ck = px::apps::load_checkpoint((tmp.path / "run").string());
+  const auto ck = px::apps::load_checkpoint((tmp.path() / "run").string());
   CHECK(ck.epoch == 1);
   CHECK(ck.metrics.size() == 1);
-  const auto summary = px::apps::read_json((tmp.path / "run" / "summary.json").string());
+  const auto summary = px::apps::read_json((tmp.path() / "run" / "summary.json").string());
   CHECK(summary.at("status") == "diverged");
 
   // A huge learning rate diverges on its own.
-  TrainConfig wild = tiny_config(tmp.path / "wild");
+  TrainConfig wild = tiny_config(tmp.path() / "wild");
   wild.lr = 1e30;
   wild.warmup_epochs = 0;
   hooks.after_batch = nullptr;
@@ -207,10 +200,10 @@ TEST_CASE("run_training: a NaN loss stops with exit code 3, naming epoch and bat
 }
 
 TEST_CASE("run_training: bad data and impossible settings are TrainError 2 with one line") {
-  TempDir tmp("bad");
+  TempDir tmp("px_trainer_bad");
   std::FILE* quiet = std::tmpfile();
-  TrainConfig c = tiny_config(tmp.path / "run");
-  c.data = (tmp.path / "no_such_dataset").string();
+  TrainConfig c = tiny_config(tmp.path() / "run");
+  c.data = (tmp.path() / "no_such_dataset").string();
   try {
     px::apps::run_training(c, {.stream = quiet});
     FAIL("no TrainError");
@@ -232,7 +225,7 @@ TEST_CASE("run_training: bad data and impossible settings are TrainError 2 with 
     CHECK(std::string(e.what()).find("no_such_model") != std::string::npos);
   }
   TrainConfig resume;
-  resume.resume = (tmp.path / "nothing_here").string();
+  resume.resume = (tmp.path() / "nothing_here").string();
   resume.explicit_flags = {"--resume"};
   try {
     px::apps::run_training(resume, hooks);

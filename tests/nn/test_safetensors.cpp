@@ -1,4 +1,5 @@
 // safetensors: round trips, the exact byte layout, every corruption case, atomic writes, Python interop.
+#include "temp_dir.h"
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -18,25 +19,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// A fresh folder under the system temp dir, removed with everything in it at scope exit.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    static int counter = 0;
-    path = fs::temp_directory_path() /
-           ("px_safetensors_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-  std::string file(const std::string& name) const { return (path / name).string(); }
-  std::vector<std::string> entries() const {
-    std::vector<std::string> names;
-    for (const auto& entry : fs::directory_iterator(path)) names.push_back(entry.path().filename().string());
-    std::sort(names.begin(), names.end());
-    return names;
-  }
-};
+using px::test_support::TempDir;
 
 std::string read_bytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -202,7 +185,7 @@ TEST_CASE("safetensors: corrupt files are rejected with a message naming the fil
   check_rejected(dir, raw_file("{" + good_entry + "}", "1234"), "out of range");  // data cut short
 
   CHECK_THROWS_AS(nn::load_safetensors(dir.file("missing.safetensors")), Error);
-  CHECK_THROWS_AS(nn::load_safetensors(dir.path.string()), ValueError);  // a folder
+  CHECK_THROWS_AS(nn::load_safetensors(dir.path().string()), ValueError);  // a folder
 }
 
 TEST_CASE("safetensors: every truncation and random header damage gives a px::Error, never a crash") {
@@ -241,11 +224,11 @@ TEST_CASE("safetensors: writes are atomic and leave no temporary file") {
   // Writing into a folder that does not exist: throws, creates nothing.
   const std::string nowhere = dir.file("no/such/folder/x.safetensors");
   CHECK_THROWS_AS(nn::save_safetensors(nowhere, {{"a", ones({3})}}), Error);
-  CHECK_FALSE(fs::exists(dir.path / "no"));
+  CHECK_FALSE(fs::exists(dir.path() / "no"));
   // The target is a folder: the rename fails, the temporary file is removed.
-  fs::create_directory(dir.path / "taken");
+  fs::create_directory(dir.path() / "taken");
   CHECK_THROWS_AS(nn::save_safetensors(dir.file("taken"), {{"a", ones({3})}}), Error);
-  CHECK(fs::is_directory(dir.path / "taken"));
+  CHECK(fs::is_directory(dir.path() / "taken"));
   // Bad arguments: the existing checkpoint is left untouched.
   const std::string before = read_bytes(path);
   CHECK_THROWS_AS(nn::save_safetensors(path, {{"a", Tensor()}}), ValueError);
