@@ -1,25 +1,14 @@
 // CudaBackend::index_select and index_add (bad index values are reported at the next sync).
 #include "proxima/cuda/cuda_backend.h"
 #include "proxima/cuda/launch.cuh"
+#include "proxima/core/detail/dim_view.h"
 
 namespace px::cuda {
 
 namespace {
 
-// [outer, size, inner] view of a contiguous tensor around dimension `dim`.
-struct DimView {
-  std::int64_t outer = 1, size = 1, inner = 1;
-};
-
-DimView dim_view(const Shape& shape, std::int64_t dim) {
-  DimView v;
-  for (std::int64_t d = 0; d < static_cast<std::int64_t>(shape.size()); ++d) {
-    if (d < dim) v.outer *= shape[d];
-    else if (d == dim) v.size = shape[d];
-    else v.inner *= shape[d];
-  }
-  return v;
-}
+using ::px::detail::DimView;
+using ::px::detail::dim_view;
 
 __device__ void record_error(KernelErrorRecord* errors, KernelErrorCode code, long long value,
                              long long bound) {

@@ -5,6 +5,7 @@
 #include "proxima/core/cpu/cpu_backend.h"
 #include "proxima/core/cpu/cpu_common.h"
 #include "proxima/core/cpu/cpu_eigen.h"
+#include "proxima/core/detail/dim_view.h"
 
 namespace px::cpu {
 namespace {
@@ -55,20 +56,8 @@ void softmax_row(const T* x, T* y, std::int64_t n, bool log) {
   }
 }
 
-// [outer, size, inner] view of a contiguous tensor around dimension `dim`.
-struct DimView {
-  std::int64_t outer = 1, size = 1, inner = 1;
-};
-
-DimView dim_view(const Shape& shape, std::int64_t dim) {
-  DimView v;
-  for (std::int64_t d = 0; d < static_cast<std::int64_t>(shape.size()); ++d) {
-    if (d < dim) v.outer *= shape[d];
-    else if (d == dim) v.size = shape[d];
-    else v.inner *= shape[d];
-  }
-  return v;
-}
+using ::px::detail::DimView;
+using ::px::detail::dim_view;
 
 // Throws IndexError if any index is outside [0, size).
 void check_indices(const std::int64_t* idx, std::int64_t count, std::int64_t size, std::int64_t dim,
