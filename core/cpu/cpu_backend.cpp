@@ -58,14 +58,12 @@ MemoryStats CpuBackend::memory_stats(Device device) {
   return stats;
 }
 
+CpuBackend::CpuBackend() { Eigen::setNbThreads(1); }
+
 }  // namespace cpu
 
 Backend& cpu_backend() {
-  static cpu::CpuBackend& backend = [] () -> cpu::CpuBackend& {
-    Eigen::setNbThreads(1);  // proxima threads GEMMs itself (see cpu_gemm.cpp)
-    static cpu::CpuBackend instance;
-    return instance;
-  }();
+  static cpu::CpuBackend backend;
   return backend;
 }
 

@@ -8,6 +8,7 @@ namespace px::cpu {
 // Methods are defined across the cpu_*.cpp files of this folder, one file per family.
 class CpuBackend final : public Backend {
  public:
+  CpuBackend();  // switches Eigen's own threading off: proxima threads GEMMs itself (cpu_gemm.cpp)
   std::string name() const override { return "cpu"; }
 
   // memory (cpu_backend.cpp)
