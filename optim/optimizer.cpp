@@ -139,7 +139,9 @@ void Optimizer::check_grad(std::size_t g, std::size_t i, const Tensor& grad) con
 }
 
 void Optimizer::step() {
+  begin_step();
   for (std::size_t g = 0; g < groups_.size(); ++g) {
+    if (skips_group(g)) continue;
     const ParamGroup& group = groups_[g];
     for (std::size_t i = 0; i < group.params.size(); ++i) {
       const Tensor& p = group.params[i];

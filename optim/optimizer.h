@@ -124,6 +124,10 @@ class Optimizer {
   // shape, dtype and device.
   virtual void update(const ParamGroup& group, const Tensor& param, const Tensor& grad,
                       ParamState& state) = 0;
+  // Hooks of step(): called once before the updates; a group it skips keeps its parameters and
+  // state untouched.
+  virtual void begin_step() {}
+  virtual bool skips_group(std::size_t /*group*/) const { return false; }
   // Creates the entries of state_spec() in order: per-coordinate zeros like param, 0-d zero
   // counts and scalars on the CPU.
   void init_state(ParamState& state, const Tensor& param) const;
