@@ -1,0 +1,161 @@
+// BinaryConnect: option checks, the first binarisation, and the latent-weight CPU step.
+#include "proxima/optim/prox/binaryconnect.h"
+
+#include <cmath>
+
+#include "proxima/core/ops.h"
+#include "proxima/optim/cpu_loop.h"
+#include "proxima/optim/update_rules.h"
+
+namespace px::optim::prox {
+namespace {
+
+std::vector<ParamGroup> one_group(std::vector<Tensor> params) {
+  return {ParamGroup{.params = std::move(params)}};
+}
+
+bool parse_inner(const std::string& inner) {
+  PX_CHECK(inner == "adam" || inner == "sgd", ValueError, "binaryconnect: inner must be \"adam\" or \"sgd\", got \"",
+           inner, "\"");
+  return inner == "adam";
+}
+
+// w <- clip(w, -c, c), p <- sgn(w) with sgn(0) = +1, over every coordinate.
+void clip_and_binarize(const Tensor& latent, const Tensor& param, double clip) {
+  cpu::dispatch_float(param.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    T* w = latent.data<T>();
+    T* p = param.data<T>();
+    const T hi = T(clip), lo = T(-clip);
+    cpu::for_each_coordinate(param.numel(), [&](std::int64_t i) {
+      w[i] = w[i] > hi ? hi : (w[i] < lo ? lo : w[i]);
+      p[i] = w[i] < T(0) ? T(-1) : T(1);
+    });
+  });
+}
+
+}  // namespace
+
+BinaryConnect::BinaryConnect(std::vector<ParamGroup> groups, const BinaryConnectOptions& o)
+    : ProxOptimizer(std::move(groups), o.regularizer, 0.0), options_(o), adam_(parse_inner(o.inner)) {
+  const char* w = "binaryconnect";
+  check_option(o.lr >= 0 && std::isfinite(o.lr), w, "lr", o.lr, "finite and >= 0");
+  check_option(o.weight_decay >= 0 && std::isfinite(o.weight_decay), w, "weight_decay", o.weight_decay,
+               "finite and >= 0");
+  check_option(o.clip > 0, w, "clip", o.clip, "> 0");
+  if (adam_) {
+    check_option(o.beta1 >= 0 && o.beta1 < 1, w, "beta1", o.beta1, "in [0, 1)");
+    check_option(o.beta2 >= 0 && o.beta2 < 1, w, "beta2", o.beta2, "in [0, 1)");
+    check_option(o.eps >= 0 && std::isfinite(o.eps), w, "eps", o.eps, "finite and >= 0");
+  } else {
+    check_option(o.momentum >= 0 && std::isfinite(o.momentum), w, "momentum", o.momentum, "finite and >= 0");
+    PX_CHECK(!o.nesterov || o.momentum > 0, ValueError, "binaryconnect: nesterov requires momentum > 0, got momentum ",
+             o.momentum);
+  }
+  init_prox_groups(o.lr, o.weight_decay);
+  const auto& gs = param_groups();
+  binarized_.assign(gs.size(), false);
+  for (std::size_t g = 0; g < gs.size(); ++g) {
+    const Regularizer* reg = regularizer(g);
+    if (!reg) continue;
+    const SeparableProx* sep = separable(g);
+    PX_CHECK(sep && sep->kind == SeparableKind::binary, ValueError, "binaryconnect: param group ", g,
+             ": regularizer \"", reg->name(),
+             "\" is not of the binary family; BinaryConnect binarises the groups that name bin-l1, bin-l12, "
+             "bin-l23 or bin-l0, and leaves \"none\" groups real-valued");
+    binarized_[g] = true;
+  }
+  for (std::size_t g = 0; g < gs.size(); ++g)
+    for (std::size_t i = 0; i < gs[g].params.size(); ++i) {
+      const Tensor& p = gs[g].params[i];
+      require_cpu(p);
+      PX_CHECK(p.is_contiguous(), ValueError, "binaryconnect: ", param_label(g, i),
+               " is not contiguous; BinaryConnect binarises parameters in place and needs contiguous ones");
+      init_param_state(g, p, state(g, i));
+    }
+}
+
+BinaryConnect::BinaryConnect(std::vector<Tensor> params, const BinaryConnectOptions& o)
+    : BinaryConnect(one_group(std::move(params)), o) {}
+
+bool BinaryConnect::binarized(std::size_t group) const {
+  PX_CHECK(group < binarized_.size(), ValueError, "binaryconnect: no param group ", group);
+  return binarized_[group];
+}
+
+std::vector<StateEntrySpec> BinaryConnect::state_spec() const {
+  std::vector<StateEntrySpec> spec = {{"step", StateKind::count}};
+  if (adam_) {
+    spec.push_back({"exp_avg", StateKind::per_coordinate});
+    spec.push_back({"exp_avg_sq", StateKind::per_coordinate});
+  } else if (options_.momentum != 0) {
+    spec.push_back({"momentum_buffer", StateKind::per_coordinate});
+  }
+  spec.push_back({"latent", StateKind::per_coordinate});
+  return spec;
+}
+
+void BinaryConnect::init_param_state(std::size_t group, const Tensor& param, ParamState& state) const {
+  init_state(state, param);
+  if (!binarized_[group]) {
+    state.set("latent", param);
+    return;
+  }
+  Tensor latent = param.detach().clone();
+  clip_and_binarize(latent, param, options_.clip);
+  state.set("latent", latent);
+}
+
+Tensor BinaryConnect::latent(std::size_t group, std::size_t index) const {
+  const ParamState& s = state(group, index);
+  const Tensor& param = param_groups()[group].params[index];
+  if (!binarized(group)) return param;
+  if (s.has("latent")) return s.at("latent");
+  return ops::clamp(param.detach(), -options_.clip, options_.clip);
+}
+
+void BinaryConnect::inner_update(const ParamGroup& group, const Tensor& target, const Tensor& grad,
+                                 ParamState& state) {
+  std::int64_t& step = state.at("step").data<std::int64_t>()[0];
+  ++step;
+  cpu::dispatch_float(target.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    T* p = target.data<T>();
+    const T* g = grad.data<T>();
+    const std::int64_t n = target.numel();
+    if (adam_) {
+      const auto c = rules::make_adam_coefficients<T>(group.lr, options_.beta1, options_.beta2, options_.eps,
+                                                      group.weight_decay, /*decoupled=*/true, /*amsgrad=*/false, step);
+      T* m = state.at("exp_avg").data<T>();
+      T* v = state.at("exp_avg_sq").data<T>();
+      cpu::for_each_coordinate(n, [&](std::int64_t i) {
+        T unused = 0;
+        rules::adam_update(p[i], g[i], m[i], v[i], unused, c);
+      });
+      return;
+    }
+    const bool use_momentum = options_.momentum != 0;
+    const auto c = rules::make_sgd_coefficients<T>(group.lr, options_.momentum, /*dampening=*/0.0, group.weight_decay,
+                                                   options_.nesterov, /*first_step=*/step == 1);
+    T* buf = use_momentum ? state.at("momentum_buffer").data<T>() : nullptr;
+    cpu::for_each_coordinate(n, [&](std::int64_t i) {
+      T unused = 0;
+      rules::sgd_update(p[i], g[i], buf ? buf[i] : unused, c);
+    });
+  });
+}
+
+void BinaryConnect::update(const ParamGroup& group, const Tensor& param, const Tensor& grad, ParamState& state) {
+  const std::size_t gi = group_index(group);
+  if (state.empty()) init_param_state(gi, param, state);
+  if (!binarized_[gi]) {
+    inner_update(group, param, grad, state);
+    state.set("latent", param);  // re-alias after a load_state_dict copied it
+    return;
+  }
+  const Tensor latent = state.at("latent");
+  inner_update(group, latent, grad, state);
+  clip_and_binarize(latent, param, options_.clip);
+}
+
+}  // namespace px::optim::prox

@@ -1,0 +1,106 @@
+// ProxSGD: option checks and the CPU loops over proxsgd_rule.h (fused for separable regularisers,
+// three passes around Regularizer::prox_ for the group lasso).
+#include "proxima/optim/prox/proxsgd.h"
+
+#include <cmath>
+
+#include "proxima/core/factory.h"
+#include "proxima/optim/cpu_loop.h"
+#include "proxima/optim/prox/proxsgd_rule.h"
+
+namespace px::optim::prox {
+namespace {
+
+std::vector<ParamGroup> one_group(std::vector<Tensor> params) {
+  return {ParamGroup{.params = std::move(params)}};
+}
+
+void check_options(const ProxSGDOptions& o) {
+  const char* who = "proxsgd";
+  check_option(o.epsilon0 > 0 && o.epsilon0 <= 1, who, "epsilon0", o.epsilon0, "in (0, 1]");
+  check_option(o.epsilon_decay >= 0 && std::isfinite(o.epsilon_decay), who, "epsilon_decay", o.epsilon_decay,
+               "finite and >= 0");
+  check_option(o.rho0 > 0 && o.rho0 <= 1, who, "rho0", o.rho0, "in (0, 1]");
+  check_option(o.rho_decay >= 0 && std::isfinite(o.rho_decay), who, "rho_decay", o.rho_decay, "finite and >= 0");
+  check_option(o.step_offset >= 0 && std::isfinite(o.step_offset), who, "step_offset", o.step_offset,
+               "finite and >= 0");
+  check_option(o.beta >= 0 && o.beta < 1, who, "beta", o.beta, "in [0, 1)");
+  // tau = delta where the gradient history is 0: it must stay positive.
+  check_option(o.delta > 0 && std::isfinite(o.delta), who, "delta", o.delta, "finite and > 0");
+  check_option(o.weight_decay >= 0 && std::isfinite(o.weight_decay), who, "weight_decay", o.weight_decay,
+               "finite and >= 0");
+  if (o.clip_low) check_option(!std::isnan(*o.clip_low), who, "clip_low", *o.clip_low, "a number");
+  if (o.clip_high) check_option(!std::isnan(*o.clip_high), who, "clip_high", *o.clip_high, "a number");
+  if (o.clip_low && o.clip_high)
+    check_option(*o.clip_low <= *o.clip_high, who, "clip_low", *o.clip_low, "<= clip_high");
+}
+
+}  // namespace
+
+ProxSGD::ProxSGD(std::vector<ParamGroup> groups, const ProxSGDOptions& o)
+    : ProxOptimizer(std::move(groups), o.regularizer, o.lambda), options_(o) {
+  check_options(o);
+  init_prox_groups(o.epsilon0, o.weight_decay);
+  for (std::size_t g = 0; g < param_groups().size(); ++g) {
+    const double lr = param_groups()[g].lr;
+    PX_CHECK(lr <= 1, ValueError, "proxsgd: param group ", g, ": lr (ProxSGD's epsilon0) must be in [0, 1], got ",
+             lr);
+  }
+}
+
+ProxSGD::ProxSGD(std::vector<Tensor> params, const ProxSGDOptions& o) : ProxSGD(one_group(std::move(params)), o) {}
+
+std::vector<StateEntrySpec> ProxSGD::state_spec() const {
+  return {{"step", StateKind::count}, {"v", StateKind::per_coordinate}, {"r", StateKind::per_coordinate}};
+}
+
+void ProxSGD::update(const ParamGroup& group, const Tensor& param, const Tensor& grad, ParamState& state) {
+  require_cpu(param);
+  if (state.empty()) init_state(state, param);
+  std::int64_t& step = state.at("step").data<std::int64_t>()[0];
+  ++step;
+  const std::size_t gi = group_index(group);
+  const bool regularized_group = regularized(gi);
+  const SeparableProx* separable_prox = regularized_group ? separable(gi) : nullptr;
+  const Regularizer* group_regularizer = regularized_group && !separable_prox ? regularizer(gi) : nullptr;
+  const double epsilon = proxsgd_epsilon(group.lr, options_.epsilon_decay, options_.step_offset, step);
+  const double rho = proxsgd_rho(options_.rho0, options_.rho_decay, options_.step_offset, step);
+  const double lambda_now = regularized_group ? lambda(gi) : 0.0;
+  const bool record = regularized_group && recording_thresholds();
+  const std::int64_t n = param.numel();
+
+  cpu::dispatch_float(param.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const auto c = make_proxsgd_coefficients<T>(epsilon, rho, options_.beta, options_.delta, lambda_now,
+                                                group.weight_decay, options_.clip_low, options_.clip_high, step);
+    T* p = param.data<T>();
+    const T* g = grad.data<T>();
+    T* v = state.at("v").data<T>();
+    T* r = state.at("r").data<T>();
+    if (!group_regularizer) {
+      // None or separable: one fused pass.
+      const SeparableProx scalar = separable_prox ? *separable_prox : SeparableProx{};
+      const bool apply_prox = separable_prox != nullptr;
+      cpu::for_each_coordinate(n, [&](std::int64_t i) {
+        T threshold;
+        T x_hat = proxsgd_direction(p[i], g[i], v[i], r[i], c, threshold);
+        if (apply_prox) x_hat = scalar.apply(x_hat, threshold);
+        proxsgd_combine(p[i], proxsgd_clip(x_hat, c), c);
+      });
+      if (record)
+        for (std::int64_t i = 0; i < n; ++i) threshold_record().add(double(c.lambda / proxsgd_tau(r[i], c)));
+      return;
+    }
+    // Group lasso: z and t into buffers, the exact group prox, then clip and combine.
+    Tensor z = empty_like(param), t = empty_like(param);
+    T* zp = z.data<T>();
+    T* tp = t.data<T>();
+    cpu::for_each_coordinate(n, [&](std::int64_t i) { zp[i] = proxsgd_direction(p[i], g[i], v[i], r[i], c, tp[i]); });
+    group_regularizer->prox_(z, t);
+    cpu::for_each_coordinate(n, [&](std::int64_t i) { proxsgd_combine(p[i], proxsgd_clip(zp[i], c), c); });
+    if (record)
+      for (std::int64_t i = 0; i < n; ++i) threshold_record().add(double(tp[i]));
+  });
+}
+
+}  // namespace px::optim::prox

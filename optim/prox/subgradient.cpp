@@ -1,0 +1,105 @@
+// SubgradientOptimizer: option checks, the augmented gradient g + lambda dR and the inner CPU loop.
+#include "proxima/optim/prox/subgradient.h"
+
+#include <cmath>
+
+#include "proxima/core/ops.h"
+#include "proxima/optim/cpu_loop.h"
+#include "proxima/optim/update_rules.h"
+
+namespace px::optim::prox {
+namespace {
+
+std::vector<ParamGroup> one_group(std::vector<Tensor> params) {
+  return {ParamGroup{.params = std::move(params)}};
+}
+
+bool parse_inner(const std::string& inner) {
+  PX_CHECK(inner == "adam" || inner == "sgd", ValueError, "subgradient optimizer: inner must be \"adam\" or \"sgd\", got \"",
+           inner, "\"");
+  return inner == "adam";
+}
+
+}  // namespace
+
+SubgradientOptimizer::SubgradientOptimizer(std::vector<ParamGroup> groups, const SubgradientOptions& o)
+    : ProxOptimizer(std::move(groups), o.regularizer, o.lambda), options_(o), adam_(parse_inner(o.inner)) {
+  const std::string who = name();
+  const char* w = who.c_str();
+  check_option(o.lr >= 0 && std::isfinite(o.lr), w, "lr", o.lr, "finite and >= 0");
+  check_option(o.weight_decay >= 0 && std::isfinite(o.weight_decay), w, "weight_decay", o.weight_decay,
+               "finite and >= 0");
+  check_option(o.smoothing >= 0 && std::isfinite(o.smoothing), w, "smoothing", o.smoothing, "finite and >= 0");
+  if (adam_) {
+    check_option(o.beta1 >= 0 && o.beta1 < 1, w, "beta1", o.beta1, "in [0, 1)");
+    check_option(o.beta2 >= 0 && o.beta2 < 1, w, "beta2", o.beta2, "in [0, 1)");
+    check_option(o.eps >= 0 && std::isfinite(o.eps), w, "eps", o.eps, "finite and >= 0");
+  } else {
+    check_option(o.momentum >= 0 && std::isfinite(o.momentum), w, "momentum", o.momentum, "finite and >= 0");
+    PX_CHECK(!o.nesterov || o.momentum > 0, ValueError, who, ": nesterov requires momentum > 0, got momentum ",
+             o.momentum);
+  }
+  init_prox_groups(o.lr, o.weight_decay);
+  for (std::size_t g = 0; g < param_groups().size(); ++g) {
+    const Regularizer* reg = regularizer(g);
+    PX_CHECK(!reg || reg->has_subgradient(), ValueError, who, ": param group ", g, ": regularizer \"", reg->name(),
+             "\" has no useful subgradient (its derivative is 0 wherever it exists); use a proximal optimizer "
+             "(proxgen) for it, or another regularizer");
+  }
+}
+
+SubgradientOptimizer::SubgradientOptimizer(std::vector<Tensor> params, const SubgradientOptions& o)
+    : SubgradientOptimizer(one_group(std::move(params)), o) {}
+
+std::vector<StateEntrySpec> SubgradientOptimizer::state_spec() const {
+  if (adam_)
+    return {{"step", StateKind::count}, {"exp_avg", StateKind::per_coordinate}, {"exp_avg_sq", StateKind::per_coordinate}};
+  if (options_.momentum == 0) return {};
+  return {{"momentum_buffer", StateKind::per_coordinate}};
+}
+
+Tensor SubgradientOptimizer::augmented_gradient(std::size_t gi, const Tensor& param, const Tensor& grad) const {
+  if (!regularized(gi) || separable(gi)) return grad;  // separable: augmented inside the loop
+  return ops::contiguous(ops::add(grad, ops::mul(regularizer(gi)->subgradient(param), lambda(gi))));
+}
+
+void SubgradientOptimizer::update(const ParamGroup& group, const Tensor& param, const Tensor& grad0,
+                                  ParamState& state) {
+  const std::size_t gi = group_index(group);
+  const Tensor grad = augmented_gradient(gi, param, grad0);
+  // A separable regulariser's lambda dr(p_i) is added per coordinate, fused with the inner rule.
+  const SeparableProx* sep = regularized(gi) ? separable(gi) : nullptr;
+  const SeparableProx r = sep ? *sep : SeparableProx{};
+  const double lam = sep ? lambda(gi) : 0.0, s = options_.smoothing;
+  const bool use_momentum = !adam_ && options_.momentum != 0;
+  const bool first = state.empty();
+  if (first && (adam_ || use_momentum)) init_state(state, param);
+  std::int64_t step = 0;
+  if (adam_) step = ++state.at("step").data<std::int64_t>()[0];
+  cpu::dispatch_float(param.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    T* p = param.data<T>();
+    const T* g = grad.data<T>();
+    auto augmented = [&](std::int64_t i) { return sep ? g[i] + T(lam * smoothed_subgradient(r, double(p[i]), s)) : g[i]; };
+    if (adam_) {
+      const auto c = rules::make_adam_coefficients<T>(group.lr, options_.beta1, options_.beta2, options_.eps,
+                                                      group.weight_decay, /*decoupled=*/true, /*amsgrad=*/false, step);
+      T* m = state.at("exp_avg").data<T>();
+      T* v = state.at("exp_avg_sq").data<T>();
+      cpu::for_each_coordinate(param.numel(), [&](std::int64_t i) {
+        T unused = 0;
+        rules::adam_update(p[i], augmented(i), m[i], v[i], unused, c);
+      });
+      return;
+    }
+    const auto c = rules::make_sgd_coefficients<T>(group.lr, options_.momentum, /*dampening=*/0.0, group.weight_decay,
+                                                   options_.nesterov, first);
+    T* buf = use_momentum ? state.at("momentum_buffer").data<T>() : nullptr;
+    cpu::for_each_coordinate(param.numel(), [&](std::int64_t i) {
+      T unused = 0;
+      rules::sgd_update(p[i], augmented(i), buf ? buf[i] : unused, c);
+    });
+  });
+}
+
+}  // namespace px::optim::prox
