@@ -1,0 +1,205 @@
+// bench_prox_step: times ONE optimizer step of ProxGen-Adam (l1, l0, l12, l23, mcp, scad, bin-l1)
+// against plain Adam and a copy of the same size, on float32 CPU parameters.
+//
+// Two parameter sets: one tensor of --size coordinates (default 10M), and the parameter shapes of
+// ResNet-20 (CIFAR, ~0.27M; conv/linear weights regularised, BatchNorm and the fc bias not).
+// All optimizers of a set are built first, then the steps are interleaved (rep r times row 1,
+// row 2, ..., so load drift hits every row alike); each row reports the median over --reps
+// timed steps after --warmup untimed ones.
+// Bytes per step: an Adam-type step reads p, g, m, v and writes p, m, v: 7 * 4 bytes per float32
+// parameter; the copy reads and writes one tensor: 2 * 4 bytes. GB/s = bytes / median / 1e9.
+// Gradients are fixed N(0, 0.01^2) tensors, parameters start N(0, 0.05^2); lr 1e-3 and
+// lambda 1e-4 give thresholds t = lr lambda / d ~ 1e-5, so most coordinates survive every prox
+// (the expensive branch of l12/l23); the final exact-zero fraction of each row is printed.
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "proxima/proxima.h"
+#include "proxima/optim/adam.h"
+#include "proxima/optim/prox/proxgen.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct ParamSet {
+  std::string name;
+  std::vector<px::Shape> shapes;  // regularised: ndim 2 or 4
+};
+
+// ResNet-20 (option-A shortcuts) parameter shapes, taken from the model zoo.
+ParamSet resnet20_shapes() {
+  px::Generator gen(0);
+  auto model = px::nn::make_model("resnet20", {}, gen);
+  ParamSet set{"resnet20 shapes", {}};
+  for (const auto& [name, p] : model->named_parameters()) set.shapes.push_back(p.shape());
+  return set;
+}
+
+struct Row {
+  std::string name;
+  std::int64_t bytes_per_param = 28;  // 7 * 4
+  std::vector<px::Tensor> params;
+  std::unique_ptr<px::optim::Optimizer> opt;
+  px::Tensor copy_src, copy_dst;  // the copy row only
+  std::vector<double> seconds;
+
+  void step() {
+    if (opt) opt->step();
+    else px::ops::copy_(copy_dst, copy_src);
+  }
+};
+
+// Fresh parameters of the set's shapes, N(0, 0.05^2), each with a fixed N(0, 0.01^2) gradient.
+std::vector<px::Tensor> make_params(const ParamSet& set, px::Generator& gen) {
+  std::vector<px::Tensor> params;
+  for (const auto& shape : set.shapes) {
+    px::Tensor p = px::ops::mul(px::randn(shape, {}, &gen), 0.05);
+    p.set_grad(px::ops::mul(px::randn(shape, {}, &gen), 0.01));
+    params.push_back(p);
+  }
+  return params;
+}
+
+std::vector<px::optim::ParamGroup> split_groups(const std::vector<px::Tensor>& params) {
+  px::optim::ParamGroup reg, rest;
+  for (const auto& p : params) (p.dim() == 2 || p.dim() == 4 ? reg : rest).params.push_back(p);
+  std::vector<px::optim::ParamGroup> groups;
+  if (!reg.params.empty()) groups.push_back(std::move(reg));
+  if (!rest.params.empty()) groups.push_back(std::move(rest));
+  return groups;
+}
+
+std::vector<Row> make_rows(const ParamSet& set, px::Generator& gen, const std::vector<std::string>& regs,
+                           bool with_copy) {
+  std::vector<Row> rows;
+  {
+    Row r{.name = "adam"};
+    r.params = make_params(set, gen);
+    r.opt = std::make_unique<px::optim::Adam>(r.params, px::optim::AdamOptions{.lr = 1e-3});
+    rows.push_back(std::move(r));
+  }
+  for (const auto& reg : regs) {
+    Row r{.name = "proxgen-adam " + reg};
+    r.params = make_params(set, gen);
+    auto groups = split_groups(r.params);
+    groups[0].options["regularizer"] = reg;  // the first group holds the ndim-2/4 weights
+    px::optim::prox::ProxGenOptions o;
+    o.lr = 1e-3;
+    o.lambda = 1e-4;
+    r.opt = std::make_unique<px::optim::prox::ProxGen>(std::move(groups), o);
+    rows.push_back(std::move(r));
+  }
+  if (with_copy) {
+    std::int64_t n = 0;
+    for (const auto& s : set.shapes) n += px::shape_numel(s);
+    Row r{.name = "copy (px::ops::copy_)", .bytes_per_param = 8};
+    r.copy_src = px::randn({n}, {}, &gen);
+    r.copy_dst = px::zeros({n});
+    rows.push_back(std::move(r));
+  }
+  return rows;
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const std::size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+double zero_fraction(const Row& r) {
+  std::int64_t zeros = 0, total = 0;
+  for (const auto& p : r.params) {
+    for (float x : p.to_vector<float>()) zeros += x == 0.0f;
+    total += p.numel();
+  }
+  return total ? double(zeros) / double(total) : 0.0;
+}
+
+struct RunOptions {
+  int warmup = 3, reps = 21;
+  std::vector<std::string> regularizers = {"l1", "l0", "l12", "l23", "mcp", "scad", "bin-l1"};
+  bool copy = true, markdown = false;
+};
+
+void run_set(const ParamSet& set, const RunOptions& ro) {
+  const int warmup = ro.warmup, reps = ro.reps;
+  const bool markdown = ro.markdown;
+  px::Generator gen(1);
+  std::vector<Row> rows = make_rows(set, gen, ro.regularizers, ro.copy);
+  std::int64_t n = 0;
+  for (const auto& s : set.shapes) n += px::shape_numel(s);
+  for (int i = 0; i < warmup; ++i)
+    for (auto& r : rows) r.step();
+  for (int i = 0; i < reps; ++i)
+    for (auto& r : rows) {
+      const auto start = Clock::now();
+      r.step();
+      r.seconds.push_back(std::chrono::duration<double>(Clock::now() - start).count());
+    }
+  const double adam = median(rows[0].seconds);
+  const double adam_min = *std::min_element(rows[0].seconds.begin(), rows[0].seconds.end());
+  if (markdown) {
+    std::printf("\n%s: %lld float32 parameters in %zu tensors\n\n", set.name.c_str(), static_cast<long long>(n),
+                set.shapes.size());
+    std::printf("| row | median ms | min ms | / Adam (median) | / Adam (min) | GB/s (median) | zeros after |\n"
+                "|---|---:|---:|---:|---:|---:|---:|\n");
+  } else {
+    std::printf("\n%s: %lld float32 parameters in %zu tensors\n%-26s %10s %10s %8s %8s %8s %8s\n", set.name.c_str(),
+                static_cast<long long>(n), set.shapes.size(), "row", "median ms", "min ms", "/Adam", "min/Adam", "GB/s",
+                "zeros");
+  }
+  for (const auto& r : rows) {
+    const double med = median(r.seconds);
+    const double lo = *std::min_element(r.seconds.begin(), r.seconds.end());
+    const double gbs = double(n) * double(r.bytes_per_param) / med / 1e9;
+    const std::string zeros = r.opt ? std::to_string(zero_fraction(r) * 100.0).substr(0, 5) + "%" : "-";
+    if (markdown)
+      std::printf("| %s | %.3f | %.3f | %.2f | %.2f | %.1f | %s |\n", r.name.c_str(), med * 1e3, lo * 1e3, med / adam,
+                  lo / adam_min, gbs, zeros.c_str());
+    else
+      std::printf("%-26s %10.3f %10.3f %8.2f %8.2f %8.1f %8s\n", r.name.c_str(), med * 1e3, lo * 1e3, med / adam,
+                  lo / adam_min, gbs, zeros.c_str());
+    std::fflush(stdout);
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  RunOptions ro;
+  int threads = 0;
+  std::int64_t size = 10'000'000;
+  bool skip_resnet = false, skip_copy = false;
+  CLI::App app{"proxima: one ProxGen-Adam step vs Adam vs a copy (float32, CPU)"};
+  app.add_option("--reps", ro.reps, "timed steps per row (median reported), >= 11")->check(CLI::Range(11, 100000));
+  app.add_option("--warmup", ro.warmup, "untimed steps per row before timing")->check(CLI::Range(0, 100000));
+  app.add_option("--threads", threads, "CPU threads (0 = proxima's default)")->check(CLI::Range(0, 4096));
+  app.add_option("--size", size, "coordinates of the single-tensor set")
+      ->check(CLI::Range(std::int64_t{1}, std::int64_t{1} << 40));
+  app.add_option("--regularizers", ro.regularizers, "ProxGen-Adam rows (Adam always runs)")->delimiter(',');
+  app.add_flag("--no-copy", skip_copy, "skip the copy row");
+  app.add_flag("--markdown", ro.markdown, "print markdown tables");
+  app.add_flag("--no-resnet", skip_resnet, "skip the ResNet-20 shapes set");
+  CLI11_PARSE(app, argc, argv);
+  try {
+    if (threads > 0) px::set_num_threads(threads);
+    ro.copy = !skip_copy;
+    std::printf("proxima bench_prox_step: float32, CPU, %d threads, median of %d interleaved steps after %d "
+                "warm-up; GB/s counts 7*4 bytes/param (read p,g,m,v; write p,m,v), copy 2*4\n",
+                px::get_num_threads(), ro.reps, ro.warmup);
+    run_set({"one tensor", {{size}}}, ro);
+    if (!skip_resnet) run_set(resnet20_shapes(), ro);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "bench_prox_step: error: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}
