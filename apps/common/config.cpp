@@ -20,13 +20,57 @@ void add_flags(CLI::App& app, TrainConfig& c, bool& no_progress) {
                                "idx", "mnist", "fashion-mnist"}));
   app.add_option("--model", c.model,
                  "mlp, mlp:W1,W2,..., lenet5, vgg11/13/16/19, resnet20/32/44/56/110, resnet18/34");
-  app.add_option("--optimizer", c.optimizer, "optimizer")
-      ->check(CLI::IsMember({"sgd", "adam", "adamw", "adagrad", "rmsprop"}));
-  app.add_option("--lr", c.lr, "base learning rate");
+  app.add_option("--optimizer", c.optimizer,
+                 "sgd, adam, adamw, adagrad, rmsprop, or a proximal method: proxgen (ProxGen, exact "
+                 "preconditioned prox), proxsgd (Yang et al. 2020), proxquant (Bai et al. 2019), binaryconnect, "
+                 "subgrad-adam, subgrad-sgd (lambda * subgradient of R added to the gradient)")
+      ->check(CLI::IsMember(train_optimizer_names()));
+  app.add_option("--lr", c.lr,
+                 "base learning rate; default by optimizer: sgd, subgrad-sgd 0.05; adam, adamw, rmsprop, "
+                 "subgrad-adam 1e-3; adagrad 0.01; proxgen 1e-3 (--precond none 0.05, adagrad 0.01); "
+                 "proxsgd 0.06 (its epsilon0); proxquant, binaryconnect 0.01")
+      ->default_str("by optimizer");
   app.add_option("--momentum", c.momentum,
-                 "momentum of sgd and rmsprop, beta1 of adam and adamw (not used by adagrad)");
-  app.add_option("--weight-decay", c.weight_decay, "L2 weight decay (decoupled for adamw)");
-  app.add_option("--schedule", c.schedule, "learning-rate schedule")
+                 "momentum of sgd and rmsprop, beta1 of adam, adamw and the proximal methods' Adam moments "
+                 "(not used by adagrad or proxsgd)");
+  app.add_option("--weight-decay", c.weight_decay,
+                 "L2 weight decay (decoupled for adamw and the proximal methods); default 5e-4, 0 for the "
+                 "proximal methods")
+      ->default_str("5e-4 / 0");
+  app.add_option("--precond", c.precond, "proxgen's preconditioner C_t")
+      ->check(CLI::IsMember({"none", "adam", "adagrad", "rmsprop"}));
+  app.add_option("--delta", c.delta,
+                 "the preconditioner's damping delta in C_t + delta (default: adam, rmsprop 1e-8; adagrad 1e-10; "
+                 "none 0)")
+      ->default_str("by preconditioner");
+  app.add_option("--reg", c.reg,
+                 "regulariser R: none, l1, l0, l12 (|x|^1/2), l23 (|x|^2/3), lq:Q (0<Q<1), mcp, scad, group "
+                 "(group lasso), l2 (x^2/2), bin-l1, bin-l12, bin-l23, bin-l0 (ProxQuant's distance to +-1); "
+                 "auto: l1 for proxgen, proxsgd and subgrad-*, bin-l1 for proxquant and binaryconnect, none "
+                 "for the classic optimizers");
+  app.add_option("--lambda", c.lambda,
+                 "weight of R in loss + lambda R (never divided by the dataset size). Defaults: l1 1e-4, l0 3e-4, "
+                 "l12 3e-5, l23 5e-5, lq:Q 3e-5, mcp 1e-4, scad 1e-4, group 1e-3, l2 5e-4, bin-* 1e-4 (proxquant: the "
+                 "homotopy rate); proxsgd takes half of these (its threshold has no learning rate)")
+      ->default_str("by regulariser");
+  app.add_option("--lambda-schedule", c.lambda_schedule,
+                 "constant, warmup:E (lambda rises linearly over E epochs), homotopy (lambda x epoch index, "
+                 "ProxQuant); auto: homotopy for proxquant, constant otherwise");
+  app.add_option("--reg-scope", c.reg_scope, "weights: conv and linear weights only; all: every parameter")
+      ->check(CLI::IsMember({"weights", "all"}));
+  app.add_flag("--exclude-first-last", c.exclude_first_last,
+               "leave the first and the last regularised weight tensors unregularised");
+  app.add_option("--freeze-epoch", c.freeze_epoch,
+                 "binary regularisers: after this many epochs set the regularised weights to their signs and "
+                 "freeze them (0 = never)");
+  app.add_option("--warm-start", c.warm_start,
+                 "start from these model weights: a .safetensors state dict, a checkpoint .json or a run "
+                 "directory (e.g. a full-precision run for proxquant)");
+  app.add_option("--mcp-gamma", c.mcp_gamma, "MCP's gamma (> 0)");
+  app.add_option("--scad-a", c.scad_a, "SCAD's a (> 2)");
+  app.add_option("--group-by", c.group_by, "group lasso groups: rows, columns, filters, channels or whole")
+      ->check(CLI::IsMember({"rows", "columns", "filters", "channels", "whole"}));
+  app.add_option("--schedule", c.schedule, "learning-rate schedule (default cosine; constant for the proximal methods)")
       ->check(CLI::IsMember({"constant", "step", "multistep", "cosine"}));
   app.add_option("--milestones", c.milestones, "multistep: epochs where the lr is multiplied by --gamma, e.g. 100,150")
       ->delimiter(',');
@@ -81,6 +125,7 @@ int parse_train_args(int argc, const char* const* argv, TrainConfig& config, std
     if (option->count() > 0 && !option->get_lnames().empty()) config.explicit_flags.push_back("--" + option->get_lnames()[0]);
   }
   try {
+    resolve_defaults(config, config.explicit_flags);
     validate_config(config);
   } catch (const px::Error& e) {
     message = e.what();
@@ -105,6 +150,7 @@ void validate_config(const TrainConfig& c) {
   if (c.schedule == "multistep") {
     check_name(!c.milestones.empty(), "--milestones", "(none)", "at least one epoch for --schedule multistep");
   }
+  validate_regularization(c);
   try {
     (void)Device::parse(c.device);
   } catch (const px::Error&) {
@@ -135,7 +181,19 @@ nlohmann::json config_to_json(const TrainConfig& c) {
           {"seed", c.seed},
           {"out", c.out},
           {"resume", c.resume},
-          {"progress", c.progress}};
+          {"progress", c.progress},
+          {"precond", c.precond},
+          {"delta", c.delta},
+          {"reg", c.reg},
+          {"lambda", c.lambda},
+          {"lambda_schedule", c.lambda_schedule},
+          {"reg_scope", c.reg_scope},
+          {"exclude_first_last", c.exclude_first_last},
+          {"freeze_epoch", c.freeze_epoch},
+          {"warm_start", c.warm_start},
+          {"mcp_gamma", c.mcp_gamma},
+          {"scad_a", c.scad_a},
+          {"group_by", c.group_by}};
 }
 
 TrainConfig config_from_json(const nlohmann::json& j) {
@@ -163,6 +221,19 @@ TrainConfig config_from_json(const nlohmann::json& j) {
   c.out = j.at("out").get<std::string>();
   c.resume = j.at("resume").get<std::string>();
   c.progress = j.at("progress").get<bool>();
+  // Settings added with the proximal methods: absent from older run.json files.
+  c.precond = j.value("precond", std::string("adam"));
+  c.delta = j.value("delta", -1.0);
+  c.reg = j.value("reg", std::string("none"));
+  c.lambda = j.value("lambda", 0.0);
+  c.lambda_schedule = j.value("lambda_schedule", std::string("constant"));
+  c.reg_scope = j.value("reg_scope", std::string("weights"));
+  c.exclude_first_last = j.value("exclude_first_last", false);
+  c.freeze_epoch = j.value("freeze_epoch", std::int64_t{0});
+  c.warm_start = j.value("warm_start", std::string());
+  c.mcp_gamma = j.value("mcp_gamma", 3.0);
+  c.scad_a = j.value("scad_a", 3.7);
+  c.group_by = j.value("group_by", std::string("channels"));
   return c;
 }
 

@@ -20,10 +20,25 @@ struct TrainConfig {
   std::string augment = "auto";      // auto | none | standard | cutout (auto: standard for 32x32 RGB)
   // model and optimisation
   std::string model = "mlp";
-  std::string optimizer = "sgd";     // sgd | adam | adamw | adagrad | rmsprop
-  double lr = 0.05;
+  std::string optimizer = "sgd";     // sgd | adam | adamw | adagrad | rmsprop, or a proximal method:
+                                     // proxgen | proxsgd | proxquant | binaryconnect | subgrad-adam | subgrad-sgd
+  double lr = 0.05;                  // parse_train_args: the optimizer's default when --lr is not given
   double momentum = 0.9;
-  double weight_decay = 5e-4;
+  double weight_decay = 5e-4;        // parse_train_args: 0 for the proximal methods when not given
+  // regularisation (the proximal methods; docs/proximal.md)
+  std::string precond = "adam";      // proxgen: none | adam | adagrad | rmsprop
+  double delta = -1;                 // < 0: the preconditioner's default
+  std::string reg = "auto";          // auto: l1 (proxgen, proxsgd, subgrad-*), bin-l1 (proxquant,
+                                     // binaryconnect), none (classic optimizers); resolved by parse
+  double lambda = -1;                // < 0: the regulariser's default (default_lambda)
+  std::string lambda_schedule = "auto";  // constant | warmup:E | homotopy; auto: homotopy for proxquant
+  std::string reg_scope = "weights"; // weights (conv/linear weights, ndim 2 or 4) | all
+  bool exclude_first_last = false;   // leave the first and last regularised weight tensors out
+  std::int64_t freeze_epoch = 0;     // binary regularisers: sign and freeze after this many epochs
+  std::string warm_start;            // model weights to start from (.safetensors, checkpoint or run dir)
+  double mcp_gamma = 3.0;            // MCP's gamma (Zhang 2010)
+  double scad_a = 3.7;               // SCAD's a (Fan & Li 2001)
+  std::string group_by = "channels"; // group lasso: rows | columns | filters | channels | whole
   std::string schedule = "cosine";   // constant | step | multistep | cosine
   std::vector<double> milestones;    // multistep: epochs where the lr is multiplied by gamma
   double step_size = 30;             // step: epochs between decays
@@ -60,6 +75,22 @@ int parse_train_args(int argc, const char* const* argv, TrainConfig& config, std
 // Checks values that the flag parser cannot (ranges, names); throws px::ValueError naming
 // the flag, the value and what is expected.
 void validate_config(const TrainConfig& config);
+
+// The optimizer names --optimizer accepts (classic, then proximal).
+std::vector<std::string> train_optimizer_names();
+bool is_proximal_method(const std::string& optimizer);
+// The default --lambda of a regulariser spec (documented in --help), chosen so that ProxGen-Adam
+// on the default MLP gives a genuinely sparse network at near-dense accuracy in 3 epochs.
+double default_lambda(const std::string& reg, const std::string& optimizer);
+// Fills the settings left to "auto" / unset (lr, weight decay, reg, lambda, lambda schedule) from
+// the optimizer and regulariser; `given(flag)` says whether a flag was on the command line.
+// Also calls resolve_auto.
+void resolve_defaults(TrainConfig& config, const std::vector<std::string>& explicit_flags);
+// Fills only the fields still "auto" or negative (reg, lambda, lambda schedule), for configs built in
+// code (run_training calls it).
+void resolve_auto(TrainConfig& config);
+// The regularisation settings' checks (part of validate_config): names, ranges, combinations.
+void validate_regularization(const TrainConfig& config);
 
 nlohmann::json config_to_json(const TrainConfig& config);
 TrainConfig config_from_json(const nlohmann::json& json);

@@ -54,6 +54,19 @@ void write_run_plots(const std::string& run_dir) {
   write_line_plot((plots / "accuracy.svg").string(),
                   {{"train", epoch, table.column("train_acc")}, {"test", epoch, table.column("test_acc")}},
                   {.title = label + ": accuracy", .x_label = "epoch", .y_label = "accuracy"});
+  if (table.has_column("sparsity") && table.has_column("sparsity_all")) {
+    write_line_plot((plots / "sparsity.svg").string(),
+                    {{"regularised weights (exact zeros)", epoch, table.column("sparsity")},
+                     {"all parameters (exact zeros)", epoch, table.column("sparsity_all")}},
+                    {.title = label + ": sparsity", .x_label = "epoch", .y_label = "fraction of zeros"});
+  }
+  if (table.has_column("objective") && table.has_column("penalty")) {
+    write_line_plot((plots / "objective.svg").string(),
+                    {{"objective F = train loss + lambda R", epoch, table.column("objective")},
+                     {"train loss", epoch, table.column("train_loss")},
+                     {"lambda R", epoch, table.column("penalty")}},
+                    {.title = label + ": objective", .x_label = "epoch", .y_label = "value"});
+  }
 }
 
 }  // namespace px::apps

@@ -93,7 +93,16 @@ std::string epoch_line(const TrainSession& s, const EpochMetrics& m) {
                 "epoch %lld/%lld  lr %.4g  train loss %.4f acc %.2f%%  test loss %.4f acc %.2f%%  %.1f s  %.0f img/s",
                 static_cast<long long>(m.epoch), static_cast<long long>(s.config.epochs), m.lr, m.train_loss,
                 100 * m.train_acc, m.test_loss, 100 * m.test_acc, m.seconds, m.images_per_sec);
-  return buf;
+  std::string line = buf;
+  if (s.prox) {
+    for (const auto& [name, value] : m.extra) {
+      if (name == "sparsity" || name == "binarized_test_acc") {
+        std::snprintf(buf, sizeof buf, "  %s %.2f%%", name == "sparsity" ? "sparsity" : "binarized acc", 100 * value);
+        line += buf;
+      }
+    }
+  }
+  return line;
 }
 
 void check_model_name(const std::string& model) {
@@ -122,6 +131,7 @@ TrainResult run_training(const TrainConfig& cli_config, const TrainHooks& hooks)
     s.config = cli_config;
   }
   try {
+    resolve_auto(s.config);
     validate_config(s.config);
   } catch (const px::Error& e) {
     throw TrainError(2, e.what());
@@ -139,11 +149,13 @@ TrainResult run_training(const TrainConfig& cli_config, const TrainHooks& hooks)
                  std::to_string(planned) + ": the lr schedule is not the original run's");
     }
   }
+  maybe_freeze(s, s.epochs_done);
   say(s, "run directory: " + s.run_dir);
   write_run_outputs(s, s.epochs_done >= s.config.epochs ? "done" : "running");
 
   for (std::int64_t epoch = s.epochs_done; epoch < s.config.epochs; ++epoch) {
     EpochMetrics m;
+    maybe_freeze(s, epoch);
     try {
       m = train_epoch(s, epoch);
     } catch (const TrainError&) {
@@ -151,6 +163,7 @@ TrainResult run_training(const TrainConfig& cli_config, const TrainHooks& hooks)
       throw;
     }
     evaluate(s, m);
+    add_regularization_metrics(s, m);
     s.metrics.push_back(m);
     s.epochs_done = epoch + 1;
     save_epoch_checkpoint(s);

@@ -54,6 +54,7 @@ EpochMetrics train_epoch(TrainSession& s, std::int64_t epoch) {
   for (data::Batch batch; loader.next(batch);) {
     const double lr = s.schedule->lr_at(static_cast<double>(epoch) + static_cast<double>(b) / static_cast<double>(batches));
     s.optimizer->set_lr(lr);
+    before_step(s, epoch, b, batches);
     const Tensor x = batch.x.to(s.device), y = batch.y.to(s.device);
     s.optimizer->zero_grad();
     const Tensor logits = (*s.model)(x);          // [B, classes]
@@ -107,9 +108,11 @@ void evaluate(TrainSession& s, EpochMetrics& m) {
 }
 
 nlohmann::json metrics_to_json(const EpochMetrics& m) {
+  nlohmann::json extra = nlohmann::json::array();
+  for (const auto& [name, value] : m.extra) extra.push_back({name, value});
   return {{"epoch", m.epoch},         {"lr", m.lr},           {"train_loss", m.train_loss},
           {"train_acc", m.train_acc}, {"test_loss", m.test_loss}, {"test_acc", m.test_acc},
-          {"seconds", m.seconds},     {"images_per_sec", m.images_per_sec}};
+          {"seconds", m.seconds},     {"images_per_sec", m.images_per_sec}, {"extra", extra}};
 }
 
 EpochMetrics metrics_from_json(const nlohmann::json& j) {
@@ -122,6 +125,10 @@ EpochMetrics metrics_from_json(const nlohmann::json& j) {
   m.test_acc = j.at("test_acc").get<double>();
   m.seconds = j.at("seconds").get<double>();
   m.images_per_sec = j.at("images_per_sec").get<double>();
+  if (j.contains("extra")) {
+    for (const auto& pair : j.at("extra")) m.extra.emplace_back(pair.at(0).get<std::string>(),
+                                                       pair.at(1).is_null() ? kMissing : pair.at(1).get<double>());
+  }
   return m;
 }
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,8 @@
 #include "proxima/data/loader.h"
 #include "proxima/nn/module.h"
 #include "proxima/optim/optimizer.h"
+#include "proxima/optim/prox/lambda_schedule.h"
+#include "proxima/optim/prox/prox_optimizer.h"
 #include "proxima/optim/schedule.h"
 
 namespace px::apps {
@@ -30,6 +33,9 @@ struct TrainSession {
   std::shared_ptr<nn::Module> model;
   std::unique_ptr<optim::Optimizer> optimizer;
   std::unique_ptr<optim::LrSchedule> schedule;
+  optim::prox::ProxOptimizer* prox = nullptr;   // the optimizer, when it is a proximal method
+  std::set<std::string> regularized;            // names of the regularised parameters
+  optim::prox::LambdaSchedule lambda_schedule;
   std::unique_ptr<data::DataLoader> train_loader, test_loader;
   std::vector<EpochMetrics> metrics;     // epochs done so far
   std::int64_t epochs_done = 0;
@@ -44,6 +50,20 @@ struct TrainSession {
 EpochMetrics train_epoch(TrainSession& s, std::int64_t epoch);
 // Test loss and accuracy under NoGradGuard with the model in eval mode (restored to train).
 void evaluate(TrainSession& s, EpochMetrics& m);
+
+// Regularisation (trainer_regularization.cpp). build_optimizer: the parameter groups (the
+// regularised weights, by --reg-scope and --exclude-first-last, and the rest), the optimizer, the
+// lambda schedule; load_warm_start: --warm-start weights into the model (before build_optimizer,
+// as BinaryConnect binarises at construction).
+void load_warm_start(TrainSession& s);
+void build_optimizer(TrainSession& s);
+// Before each step: the lambda scale of the schedule; the last batch records the thresholds t_i.
+void before_step(TrainSession& s, std::int64_t epoch, std::int64_t batch, std::int64_t batches);
+// At the start of an epoch (and after a resume): --freeze-epoch.
+void maybe_freeze(TrainSession& s, std::int64_t epochs_done);
+// After evaluation: metrics.csv's regularisation columns, the hard-binarised accuracy of binary
+// runs, layers.csv and thresholds.csv.
+void add_regularization_metrics(TrainSession& s, EpochMetrics& m);
 
 nlohmann::json metrics_to_json(const EpochMetrics& m);
 EpochMetrics metrics_from_json(const nlohmann::json& j);

@@ -9,7 +9,6 @@
 #include "common/trainer_session.h"
 #include "proxima/core/backend.h"
 #include "proxima/nn/models/models.h"
-#include "proxima/optim/make_optimizer.h"
 
 namespace px::apps {
 namespace fs = std::filesystem;
@@ -46,16 +45,6 @@ data::Augment augment_of(const std::string& name) {
   a.crop = a.flip = name == "standard" || name == "cutout";
   a.cutout = name == "cutout";
   return a;
-}
-
-// momentum is sgd's and rmsprop's momentum and adam's beta1; adagrad has none.
-optim::OptimizerConfig optimizer_config(const TrainConfig& c) {
-  optim::OptimizerConfig o;
-  o.lr = c.lr;
-  o.weight_decay = c.weight_decay;
-  if (c.optimizer == "sgd" || c.optimizer == "rmsprop") o.momentum = c.momentum;
-  if (c.optimizer == "adam" || c.optimizer == "adamw") o.beta1 = c.momentum;
-  return o;
 }
 
 std::string fresh_run_dir(const TrainConfig& c) {
@@ -110,12 +99,8 @@ void build_session(TrainSession& s) {
              s.data.train.height(), "x", s.data.train.width());
     s.model = nn::make_model(c.model, spec, s.model_gen);
     s.model->to(s.device);
-    std::vector<optim::ParamGroup> groups(1);
-    for (auto& [name, p] : s.model->named_parameters()) {
-      groups[0].params.push_back(p);
-      groups[0].names.push_back(name);
-    }
-    s.optimizer = optim::make_optimizer(c.optimizer, std::move(groups), optimizer_config(c));
+    load_warm_start(s);
+    build_optimizer(s);
     s.schedule = optim::make_schedule(c.schedule, c.lr, static_cast<double>(c.epochs), c.warmup_epochs,
                                       {.gamma = c.gamma, .step_size = c.step_size, .milestones = c.milestones});
     data::check_augment(augment_of(s.augment), s.data.train.height(), s.data.train.width());
@@ -172,6 +157,12 @@ void write_run_outputs(TrainSession& s, const std::string& status) {
     summary["best_test_acc"] = best;
     summary["best_epoch"] = best_epoch;
     summary["images_per_sec"] = train_seconds_images / static_cast<double>(s.metrics.size());
+    for (const auto& [name, value] : s.metrics.back().extra) {
+      if (name == "objective" || name == "sparsity" || name == "sparsity_all" || name == "binarized_test_acc" ||
+          name == "binary_fraction") {
+        summary[name] = value;
+      }
+    }
     try {
       write_run_plots(s.run_dir);
     } catch (const std::exception& e) {
