@@ -15,6 +15,8 @@ endforeach()
 install(FILES cmake/proxima.h DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/proxima)
 install(DIRECTORY nn/models/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/proxima/nn/models
         FILES_MATCHING PATTERN "*.h")
+install(DIRECTORY optim/prox/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/proxima/optim/prox
+        FILES_MATCHING PATTERN "*.h")
 if(PX_HAVE_CUDA)   # cuda/cuda.h: CUDA-only switches (TF32, cache), no CUDA headers inside
   install(FILES cuda/cuda.h DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/proxima/cuda)
 endif()
