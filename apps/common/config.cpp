@@ -3,6 +3,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "common/cli_parse.h"
 #include "proxima/core/device.h"
 #include "proxima/core/error.h"
 
@@ -108,30 +109,16 @@ int parse_train_args(int argc, const char* const* argv, TrainConfig& config, std
                "train_cifar"};
   bool no_progress = false;
   add_flags(app, config, no_progress);
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp&) {
-    message = app.help();
-    return 0;
-  } catch (const CLI::ParseError& e) {
-    message = e.what();
-    for (char& ch : message) {
-      if (ch == '\n') ch = ' ';
+  return parse_cli(app, argc, argv, message, [&] {
+    config.progress = !no_progress;
+    for (const CLI::Option* option : app.get_options()) {
+      if (option->count() > 0 && !option->get_lnames().empty()) {
+        config.explicit_flags.push_back("--" + option->get_lnames()[0]);
+      }
     }
-    return 2;
-  }
-  config.progress = !no_progress;
-  for (const CLI::Option* option : app.get_options()) {
-    if (option->count() > 0 && !option->get_lnames().empty()) config.explicit_flags.push_back("--" + option->get_lnames()[0]);
-  }
-  try {
     resolve_defaults(config, config.explicit_flags);
     validate_config(config);
-  } catch (const px::Error& e) {
-    message = e.what();
-    return 2;
-  }
-  return -1;
+  });
 }
 
 void validate_config(const TrainConfig& c) {

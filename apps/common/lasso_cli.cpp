@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <ostream>
 
+#include "common/cli_parse.h"
 #include "common/lasso_report.h"
 #include "common/text_file.h"
 #include "proxima/core/backend.h"
@@ -95,23 +96,7 @@ int parse_lasso_args(int argc, const char* const* argv, LassoConfig& config, std
                "zero and random initialisations (ProxGen paper, section 5, study 1).",
                "lasso"};
   add_flags(app, config);
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp&) {
-    message = app.help();
-    return 0;
-  } catch (const CLI::ParseError& e) {
-    message = e.what();
-    std::replace(message.begin(), message.end(), '\n', ' ');
-    return 2;
-  }
-  try {
-    validate_lasso_config(config);
-  } catch (const px::Error& e) {
-    message = e.what();
-    return 2;
-  }
-  return -1;
+  return parse_cli(app, argc, argv, message, [&] { validate_lasso_config(config); });
 }
 
 void validate_lasso_config(const LassoConfig& c) {

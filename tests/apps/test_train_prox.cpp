@@ -1,5 +1,6 @@
 // train_cifar with the proximal methods: flags and their defaults, the regularisation columns of
 // metrics.csv, layers.csv, thresholds.csv, summary.json, ProxQuant's homotopy and freeze, resume.
+#include "apps/synthetic_data.h"
 #include "temp_dir.h"
 #include <doctest/doctest.h>
 
@@ -32,35 +33,9 @@ int parse(std::vector<std::string> args, TrainConfig& c, std::string& msg) {
   return px::apps::parse_train_args(static_cast<int>(argv.size()), argv.data(), c, msg);
 }
 
-// 4 classes of 1x6x6 images, class k bright in quadrant k, plus noise.
-px::data::Dataset quadrants(std::int64_t n, std::uint64_t seed) {
-  px::Generator gen(seed);
-  const std::vector<float> noise = px::rand({n, 1, 6, 6}, {}, &gen).to_vector<float>();
-  std::vector<std::uint8_t> pixels(static_cast<std::size_t>(n * 36));
-  std::vector<std::int64_t> labels(static_cast<std::size_t>(n));
-  for (std::int64_t i = 0; i < n; ++i) {
-    const std::int64_t k = (i * 5 + 1) % 4;
-    labels[static_cast<std::size_t>(i)] = k;
-    for (std::int64_t y = 0; y < 6; ++y) {
-      for (std::int64_t x = 0; x < 6; ++x) {
-        const auto at = static_cast<std::size_t>(i * 36 + y * 6 + x);
-        const bool lit = (y / 3) * 2 + (x / 3) == k;
-        pixels[at] = static_cast<std::uint8_t>((lit ? 110.0f : 20.0f) + 120.0f * noise[at]);
-      }
-    }
-  }
-  px::data::Dataset ds;
-  ds.images = px::from_vector(pixels, {n, 1, 6, 6});
-  ds.labels = px::from_vector(labels, {n});
-  ds.classes = {"a", "b", "c", "d"};
-  ds.name = "quadrants";
-  ds.source = "memory";
-  return ds;
-}
-
 TrainHooks hooks(std::FILE* stream) {
   TrainHooks h;
-  h.dataset = px::data::DatasetPair{quadrants(64, 1), quadrants(32, 2)};
+  h.dataset = px::data::DatasetPair{synthetic(64, 1), synthetic(32, 2)};
   h.stream = stream;
   return h;
 }

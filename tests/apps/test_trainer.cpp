@@ -1,4 +1,5 @@
 // run_training on a tiny in-memory dataset: exact resume after a kill, NaN handling, bad data.
+#include "apps/synthetic_data.h"
 #include "temp_dir.h"
 #include <doctest/doctest.h>
 #include <unistd.h>
@@ -22,35 +23,6 @@ using px::apps::TrainError;
 using px::apps::TrainHooks;
 
 namespace {
-
-// 4 classes of 3x8x8 images: class k is bright in channel k % 3 and in quadrant k, plus noise,
-// so a small MLP learns it in a few steps but not perfectly at once.
-px::data::Dataset synthetic(std::int64_t n, std::uint64_t seed) {
-  px::Generator gen(seed);
-  const std::vector<float> noise = px::rand({n, 3, 8, 8}, {}, &gen).to_vector<float>();
-  std::vector<std::uint8_t> pixels(static_cast<std::size_t>(n * 3 * 64));
-  std::vector<std::int64_t> labels(static_cast<std::size_t>(n));
-  for (std::int64_t i = 0; i < n; ++i) {
-    const std::int64_t k = (i * 7 + 3) % 4;
-    labels[i] = k;
-    for (std::int64_t c = 0; c < 3; ++c) {
-      for (std::int64_t y = 0; y < 8; ++y) {
-        for (std::int64_t x = 0; x < 8; ++x) {
-          const std::int64_t at = ((i * 3 + c) * 8 + y) * 8 + x;
-          const bool lit = c == k % 3 && (y / 4) * 2 + (x / 4) == k;
-          pixels[at] = static_cast<std::uint8_t>((lit ? 120.0f : 20.0f) + 130.0f * noise[at]);
-        }
-      }
-    }
-  }
-  px::data::Dataset ds;
-  ds.images = px::from_vector(pixels, {n, 3, 8, 8});
-  ds.labels = px::from_vector(labels, {n});
-  ds.classes = {"a", "b", "c", "d"};
-  ds.name = "synthetic";
-  ds.source = "memory";
-  return ds;
-}
 
 TrainHooks synthetic_hooks(std::FILE* stream) {
   TrainHooks hooks;

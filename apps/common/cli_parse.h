@@ -1,0 +1,39 @@
+// parse_cli: CLI11 parsing with proxima's exit-code convention, shared by the programs' flag parsers.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <functional>
+#include <string>
+
+#include "proxima/core/error.h"
+
+namespace px::apps {
+
+// Parses argv with `app`, then runs `finish` (defaults, validation). Returns -1 when the
+// program should go on, 0 after --help (`message` holds the help text), 2 after a bad flag or a
+// px::Error from `finish` (`message` holds one line naming the problem).
+inline int parse_cli(CLI::App& app, int argc, const char* const* argv, std::string& message,
+                     const std::function<void()>& finish) {
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp&) {
+    message = app.help();
+    return 0;
+  } catch (const CLI::ParseError& e) {
+    message = e.what();
+    for (char& ch : message) {
+      if (ch == '\n') ch = ' ';
+    }
+    return 2;
+  }
+  try {
+    finish();
+  } catch (const px::Error& e) {
+    message = e.what();
+    return 2;
+  }
+  return -1;
+}
+
+}  // namespace px::apps
