@@ -57,9 +57,20 @@ void Adam::update(const ParamGroup& group, const Tensor& param, const Tensor& gr
     T* m = state.at("exp_avg").data<T>();
     T* v = state.at("exp_avg_sq").data<T>();
     T* v_max = options_.amsgrad ? state.at("max_exp_avg_sq").data<T>() : nullptr;
-    cpu::for_each_coordinate(param.numel(), [&](std::int64_t i) {
-      T unused = 0;
-      rules::adam_update(p[i], g[i], m[i], v[i], v_max ? v_max[i] : unused, c);
+    if (v_max) {
+      cpu::for_each_coordinate(param.numel(), [&](std::int64_t i) { rules::adam_update(p[i], g[i], m[i], v[i], v_max[i], c); });
+      return;
+    }
+    // The coefficients are copied into the range body so that they stay in registers (p, m, v
+    // could otherwise alias them), and the loop vectorises (the optim layer builds with
+    // -fno-math-errno, so sqrt is an instruction).
+    cpu::for_each_range(param.numel(), [=](std::int64_t begin, std::int64_t end) {
+      const auto cc = c;
+#pragma omp simd
+      for (std::int64_t i = begin; i < end; ++i) {
+        T unused = 0;
+        rules::adam_update(p[i], g[i], m[i], v[i], unused, cc);
+      }
     });
   });
 }

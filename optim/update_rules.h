@@ -86,11 +86,12 @@ AdamCoefficients<T> make_adam_coefficients(double lr, double beta1, double beta2
   return c;
 }
 
-// v_max is only read or written when amsgrad.
+// v_max is only read or written when amsgrad. The optional terms are selects rather than
+// branches (same values), so that a CPU loop over this rule vectorises.
 template <class T>
 PX_HD void adam_update(T& p, T g, T& m, T& v, T& v_max, const AdamCoefficients<T>& c) {
-  if (c.decoupled) p = p * c.decay_factor;
-  if (c.weight_decay != T(0)) g = g + c.weight_decay * p;
+  p = c.decoupled ? p * c.decay_factor : p;
+  g = c.weight_decay != T(0) ? g + c.weight_decay * p : g;
   m = m * c.beta1 + c.one_minus_beta1 * g;
   v = v * c.beta2 + c.one_minus_beta2 * g * g;
   T second = v;

@@ -104,4 +104,31 @@ PX_HD T proxgen_gradient_step(T& p, T g, T& m, T& v, const ProxGenCoefficients<T
   return c.metric_prox ? c.lr_lambda / d : c.lr_lambda;
 }
 
+// The same two functions with the preconditioner kind fixed at compile time (same values), for
+// loops instantiated once per kind: no switch per coordinate, so they vectorise.
+template <PreconditionerKind K, class T>
+PX_HD T proxgen_denominator_k(T v, const ProxGenCoefficients<T>& c) {
+  if constexpr (K == PreconditionerKind::none) return T(1) + c.delta;
+  else if constexpr (K == PreconditionerKind::adam) return px::math::sqrt(v) / c.bias_correction2_sqrt + c.delta;
+  else return px::math::sqrt(v) + c.delta;
+}
+
+// The gradient half without the threshold: returns d (t = lr_lambda / d with the metric prox).
+template <PreconditionerKind K, class T>
+PX_HD T proxgen_gradient_half_k(T& p, T g, T& m, T& v, const ProxGenCoefficients<T>& c) {
+  p = p * c.decay_factor;
+  m = m * c.rho + c.one_minus_rho * g;
+  if constexpr (K == PreconditionerKind::adagrad) v = v + g * g;
+  else if constexpr (K != PreconditionerKind::none) v = v * c.beta2 + c.one_minus_beta2 * g * g;
+  const T d = proxgen_denominator_k<K>(v, c);
+  p = p + c.neg_step * m / d;
+  return d;
+}
+
+template <PreconditionerKind K, class T>
+PX_HD T proxgen_gradient_step_k(T& p, T g, T& m, T& v, const ProxGenCoefficients<T>& c) {
+  const T d = proxgen_gradient_half_k<K>(p, g, m, v, c);
+  return c.metric_prox ? c.lr_lambda / d : c.lr_lambda;
+}
+
 }  // namespace px::optim::prox

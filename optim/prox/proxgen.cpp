@@ -1,10 +1,12 @@
 // ProxGen: option checks and the fused CPU loop (gradient step + scalar prox per coordinate).
 #include "proxima/optim/prox/proxgen.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "proxima/core/factory.h"
 #include "proxima/optim/cpu_loop.h"
+#include "proxima/optim/prox/fast_prox.h"
 
 namespace px::optim::prox {
 namespace {
@@ -19,6 +21,101 @@ Preconditioner resolve(const ProxGenOptions& o) {
   if (o.beta2) pc.beta2 = *o.beta2;
   if (o.delta) pc.delta = *o.delta;
   return pc;
+}
+
+// The threshold t of coordinate with denominator d: lr lambda / d (metric prox) or lr lambda.
+template <bool Metric, class T>
+T threshold(T d, const ProxGenCoefficients<T>& c) {
+  if constexpr (Metric) return c.lr_lambda / d;
+  else return c.lr_lambda;
+}
+
+// The fused CPU loop for one tensor, instantiated per (preconditioner kind, metric prox or not,
+// prox functor): the body is straight-line (no per-coordinate switch), the coefficients are
+// locals of the range body (so p, m, v cannot alias them), p is stored once, and the inner loop
+// is `omp simd`.
+template <PreconditionerKind K, bool Metric, class T, class Prox>
+void fused_range(std::int64_t begin, std::int64_t end, T* p, const T* g, T* m, T* v,
+                 const ProxGenCoefficients<T> c, const Prox prox) {
+#pragma omp simd
+  for (std::int64_t i = begin; i < end; ++i) {
+    T pi = p[i], mi = m[i], vi = T(0);
+    if constexpr (K != PreconditionerKind::none) vi = v[i];
+    const T t = threshold<Metric>(proxgen_gradient_half_k<K>(pi, g[i], mi, vi, c), c);
+    p[i] = prox(pi, t);
+    m[i] = mi;
+    if constexpr (K != PreconditionerKind::none) v[i] = vi;
+  }
+}
+
+// The same for a prox whose fast form covers only part of the double range (l1/2, l2/3 on
+// float64): blocks of z and t in L1-resident buffers; a block with an out-of-range coordinate
+// recomputes those coordinates with the closed form.
+template <PreconditionerKind K, bool Metric, class T, class Prox>
+void blocked_range(std::int64_t begin, std::int64_t end, T* p, const T* g, T* m, T* v,
+                   const ProxGenCoefficients<T> c, const Prox prox) {
+  constexpr std::int64_t kBlock = 256;
+  T zb[kBlock], tb[kBlock];
+  for (std::int64_t b = begin; b < end; b += kBlock) {
+    const std::int64_t len = std::min(kBlock, end - b);
+#pragma omp simd
+    for (std::int64_t j = 0; j < len; ++j) {
+      T pi = p[b + j], mi = m[b + j], vi = T(0);
+      if constexpr (K != PreconditionerKind::none) vi = v[b + j];
+      tb[j] = threshold<Metric>(proxgen_gradient_half_k<K>(pi, g[b + j], mi, vi, c), c);
+      zb[j] = pi;
+      m[b + j] = mi;
+      if constexpr (K != PreconditionerKind::none) v[b + j] = vi;
+    }
+    int outside = 0;
+#pragma omp simd reduction(| : outside)
+    for (std::int64_t j = 0; j < len; ++j) {
+      p[b + j] = prox(zb[j], tb[j]);
+      outside |= prox.in_range(zb[j], tb[j]) ? 0 : 1;
+    }
+    if (outside) {
+      for (std::int64_t j = 0; j < len; ++j)
+        if (!prox.in_range(zb[j], tb[j])) p[b + j] = prox.exact(zb[j], tb[j]);
+    }
+  }
+}
+
+template <PreconditionerKind K, class T, class Prox>
+void fused_loop_k(std::int64_t n, T* p, const T* g, T* m, T* v, const ProxGenCoefficients<T>& c, const Prox& prox) {
+  cpu::for_each_range(n, [=](std::int64_t begin, std::int64_t end) {
+    if constexpr (Prox::template checks_range<T>) {
+      if (c.metric_prox) blocked_range<K, true>(begin, end, p, g, m, v, c, prox);
+      else blocked_range<K, false>(begin, end, p, g, m, v, c, prox);
+    } else {
+      if (c.metric_prox) fused_range<K, true>(begin, end, p, g, m, v, c, prox);
+      else fused_range<K, false>(begin, end, p, g, m, v, c, prox);
+    }
+  });
+}
+
+template <class T, class Prox>
+void fused_loop(std::int64_t n, T* p, const T* g, T* m, T* v, const ProxGenCoefficients<T>& c, const Prox& prox) {
+  switch (c.kind) {
+    case PreconditionerKind::none: return fused_loop_k<PreconditionerKind::none>(n, p, g, m, v, c, prox);
+    case PreconditionerKind::adam: return fused_loop_k<PreconditionerKind::adam>(n, p, g, m, v, c, prox);
+    case PreconditionerKind::adagrad: return fused_loop_k<PreconditionerKind::adagrad>(n, p, g, m, v, c, prox);
+    case PreconditionerKind::rmsprop: return fused_loop_k<PreconditionerKind::rmsprop>(n, p, g, m, v, c, prox);
+  }
+}
+
+// Dispatches once per tensor on the separable regulariser's kind.
+template <class T>
+void fused_separable(std::int64_t n, T* p, const T* g, T* m, T* v, const ProxGenCoefficients<T>& c,
+                     const SeparableProx& r) {
+  switch (r.kind) {
+    case SeparableKind::l1: return fused_loop(n, p, g, m, v, c, fast::L1{});
+    case SeparableKind::l0: return fused_loop(n, p, g, m, v, c, fast::L0{r.keep_at_tie});
+    case SeparableKind::l12: return fused_loop(n, p, g, m, v, c, fast::L12{r.keep_at_tie});
+    case SeparableKind::l23: return fused_loop(n, p, g, m, v, c, fast::L23{r.keep_at_tie});
+    case SeparableKind::mcp: return fused_loop(n, p, g, m, v, c, fast::Mcp{r.lambda, r.shape, r.keep_at_tie});
+    case SeparableKind::scad: return fused_loop(n, p, g, m, v, c, fast::Scad{r.lambda, r.shape, r.keep_at_tie});
+    default: return fused_loop(n, p, g, m, v, c, fast::Generic{r});
+  }
 }
 
 }  // namespace
@@ -67,17 +164,9 @@ void ProxGen::update(const ParamGroup& group, const Tensor& param, const Tensor&
     T* m = state.at("exp_avg").data<T>();
     T* v = has_v ? state.at("exp_avg_sq").data<T>() : nullptr;
     if (!reg) {
-      cpu::for_each_coordinate(n, [&](std::int64_t i) {
-        T unused = 0;
-        (void)proxgen_gradient_step(p[i], g[i], m[i], v ? v[i] : unused, c);
-      });
+      fused_loop(n, p, g, m, v, c, fast::Identity{});
     } else if (sep) {
-      const SeparableProx r = *sep;
-      cpu::for_each_coordinate(n, [&](std::int64_t i) {
-        T unused = 0;
-        const T t = proxgen_gradient_step(p[i], g[i], m[i], v ? v[i] : unused, c);
-        p[i] = r.apply(p[i], t);
-      });
+      fused_separable(n, p, g, m, v, c, *sep);
     } else {  // group lasso: the exact metric prox needs every t_i of a group at once
       Tensor thresholds = empty_like(param);
       T* t = thresholds.data<T>();
