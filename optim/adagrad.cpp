@@ -19,7 +19,7 @@ Adagrad::Adagrad(std::vector<ParamGroup> groups, const AdagradOptions& o)
 }
 
 Adagrad::Adagrad(std::vector<Tensor> params, const AdagradOptions& o)
-    : Adagrad(std::vector<ParamGroup>{ParamGroup{.params = std::move(params)}}, o) {}
+    : Adagrad(single_group(std::move(params)), o) {}
 
 std::vector<StateEntrySpec> Adagrad::state_spec() const {
   return {{"step", StateKind::count}, {"sum", StateKind::per_coordinate}};

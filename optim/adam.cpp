@@ -12,10 +12,6 @@ AdamOptions as_adam(const AdamWOptions& o) {
           .weight_decay = o.weight_decay, .amsgrad = o.amsgrad};
 }
 
-std::vector<ParamGroup> one_group(std::vector<Tensor> params) {
-  return {ParamGroup{.params = std::move(params)}};
-}
-
 }  // namespace
 
 Adam::Adam(std::vector<ParamGroup> groups, const AdamOptions& o, bool decoupled)
@@ -30,11 +26,11 @@ Adam::Adam(std::vector<ParamGroup> groups, const AdamOptions& o, bool decoupled)
 }
 
 Adam::Adam(std::vector<ParamGroup> groups, const AdamOptions& o) : Adam(std::move(groups), o, false) {}
-Adam::Adam(std::vector<Tensor> params, const AdamOptions& o) : Adam(one_group(std::move(params)), o, false) {}
+Adam::Adam(std::vector<Tensor> params, const AdamOptions& o) : Adam(single_group(std::move(params)), o, false) {}
 AdamW::AdamW(std::vector<ParamGroup> groups, const AdamWOptions& o)
     : Adam(std::move(groups), as_adam(o), true) {}
 AdamW::AdamW(std::vector<Tensor> params, const AdamWOptions& o)
-    : Adam(one_group(std::move(params)), as_adam(o), true) {}
+    : Adam(single_group(std::move(params)), as_adam(o), true) {}
 
 std::vector<StateEntrySpec> Adam::state_spec() const {
   std::vector<StateEntrySpec> spec = {{"step", StateKind::count},

@@ -138,6 +138,10 @@ void Optimizer::check_grad(std::size_t g, std::size_t i, const Tensor& grad) con
            " is not contiguous; optimizers update parameters in place and need contiguous ones");
 }
 
+std::vector<ParamGroup> single_group(std::vector<Tensor> params) {
+  return {ParamGroup{.params = std::move(params)}};
+}
+
 void Optimizer::step() {
   begin_step();
   for (std::size_t g = 0; g < groups_.size(); ++g) {

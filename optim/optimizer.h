@@ -41,6 +41,10 @@ struct ParamGroup {
   std::string text_option(const std::string& key, const std::string& fallback) const;
 };
 
+// One group holding `params` with every hyper-parameter unset: what the optimizers' plain
+// (std::vector<Tensor>) constructors use.
+std::vector<ParamGroup> single_group(std::vector<Tensor> params);
+
 // What one state entry of a parameter is, so loaded state can be checked.
 enum class StateKind {
   per_coordinate,  // the parameter's shape, dtype and device (moment buffers ...)

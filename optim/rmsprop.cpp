@@ -17,7 +17,7 @@ RMSprop::RMSprop(std::vector<ParamGroup> groups, const RmspropOptions& o)
 }
 
 RMSprop::RMSprop(std::vector<Tensor> params, const RmspropOptions& o)
-    : RMSprop(std::vector<ParamGroup>{ParamGroup{.params = std::move(params)}}, o) {}
+    : RMSprop(single_group(std::move(params)), o) {}
 
 std::vector<StateEntrySpec> RMSprop::state_spec() const {
   std::vector<StateEntrySpec> spec = {{"step", StateKind::count},

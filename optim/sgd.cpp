@@ -18,7 +18,7 @@ SGD::SGD(std::vector<ParamGroup> groups, const SgdOptions& o) : Optimizer(std::m
 }
 
 SGD::SGD(std::vector<Tensor> params, const SgdOptions& o)
-    : SGD(std::vector<ParamGroup>{ParamGroup{.params = std::move(params)}}, o) {}
+    : SGD(single_group(std::move(params)), o) {}
 
 std::vector<StateEntrySpec> SGD::state_spec() const {
   if (options_.momentum == 0) return {};

@@ -10,16 +10,6 @@
 namespace px::optim::prox {
 namespace {
 
-std::vector<ParamGroup> one_group(std::vector<Tensor> params) {
-  return {ParamGroup{.params = std::move(params)}};
-}
-
-bool parse_inner(const std::string& inner) {
-  PX_CHECK(inner == "adam" || inner == "sgd", ValueError, "binaryconnect: inner must be \"adam\" or \"sgd\", got \"",
-           inner, "\"");
-  return inner == "adam";
-}
-
 // w <- clip(w, -c, c), p <- sgn(w) with sgn(0) = +1, over every coordinate.
 void clip_and_binarize(const Tensor& latent, const Tensor& param, double clip) {
   cpu::dispatch_float(param.dtype(), [&](auto tag) {
@@ -37,7 +27,7 @@ void clip_and_binarize(const Tensor& latent, const Tensor& param, double clip) {
 }  // namespace
 
 BinaryConnect::BinaryConnect(std::vector<ParamGroup> groups, const BinaryConnectOptions& o)
-    : ProxOptimizer(std::move(groups), o.regularizer, 0.0), options_(o), adam_(parse_inner(o.inner)) {
+    : ProxOptimizer(std::move(groups), o.regularizer, 0.0), options_(o), adam_(inner_is_adam("binaryconnect", o.inner)) {
   const char* w = "binaryconnect";
   check_option(o.lr >= 0 && std::isfinite(o.lr), w, "lr", o.lr, "finite and >= 0");
   check_option(o.weight_decay >= 0 && std::isfinite(o.weight_decay), w, "weight_decay", o.weight_decay,
@@ -76,7 +66,7 @@ BinaryConnect::BinaryConnect(std::vector<ParamGroup> groups, const BinaryConnect
 }
 
 BinaryConnect::BinaryConnect(std::vector<Tensor> params, const BinaryConnectOptions& o)
-    : BinaryConnect(one_group(std::move(params)), o) {}
+    : BinaryConnect(single_group(std::move(params)), o) {}
 
 bool BinaryConnect::binarized(std::size_t group) const {
   PX_CHECK(group < binarized_.size(), ValueError, "binaryconnect: no param group ", group);

@@ -45,6 +45,12 @@ std::string ThresholdStats::bin_label(int b) {
   return detail::str("1e", kFirstDecade + b, "..1e", kFirstDecade + b + 1);
 }
 
+bool inner_is_adam(const std::string& who, const std::string& inner) {
+  PX_CHECK(inner == "adam" || inner == "sgd", ValueError, who, ": inner must be \"adam\" or \"sgd\", got \"", inner,
+           "\"");
+  return inner == "adam";
+}
+
 // ---- ProxOptimizer ----
 
 ProxOptimizer::ProxOptimizer(std::vector<ParamGroup> groups, std::string default_regularizer, double default_lambda)

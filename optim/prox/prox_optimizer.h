@@ -48,6 +48,10 @@ struct ThresholdStats {
   static std::string bin_label(int b);
 };
 
+// The inner optimizer of BinaryConnect and the subgradient baselines: true for "adam", false for
+// "sgd"; ValueError "<who>: inner must be "adam" or "sgd", got ..." otherwise.
+bool inner_is_adam(const std::string& who, const std::string& inner);
+
 class ProxOptimizer : public Optimizer {
  public:
   // The group's regulariser with its current lambda, or nullptr when the group is not

@@ -11,10 +11,6 @@
 namespace px::optim::prox {
 namespace {
 
-std::vector<ParamGroup> one_group(std::vector<Tensor> params) {
-  return {ParamGroup{.params = std::move(params)}};
-}
-
 Preconditioner resolve(const ProxGenOptions& o) {
   Preconditioner pc = default_preconditioner(parse_preconditioner(o.preconditioner));
   if (o.momentum) pc.momentum = *o.momentum;
@@ -138,7 +134,7 @@ ProxGen::ProxGen(std::vector<ParamGroup> groups, const ProxGenOptions& o)
   init_prox_groups(o.lr, o.weight_decay);
 }
 
-ProxGen::ProxGen(std::vector<Tensor> params, const ProxGenOptions& o) : ProxGen(one_group(std::move(params)), o) {}
+ProxGen::ProxGen(std::vector<Tensor> params, const ProxGenOptions& o) : ProxGen(single_group(std::move(params)), o) {}
 
 std::vector<StateEntrySpec> ProxGen::state_spec() const {
   std::vector<StateEntrySpec> spec = {{"step", StateKind::count}, {"exp_avg", StateKind::per_coordinate}};

@@ -11,10 +11,6 @@
 namespace px::optim::prox {
 namespace {
 
-std::vector<ParamGroup> one_group(std::vector<Tensor> params) {
-  return {ParamGroup{.params = std::move(params)}};
-}
-
 void check_options(const ProxSGDOptions& o) {
   const char* who = "proxsgd";
   check_option(o.epsilon0 > 0 && o.epsilon0 <= 1, who, "epsilon0", o.epsilon0, "in (0, 1]");
@@ -48,7 +44,7 @@ ProxSGD::ProxSGD(std::vector<ParamGroup> groups, const ProxSGDOptions& o)
   }
 }
 
-ProxSGD::ProxSGD(std::vector<Tensor> params, const ProxSGDOptions& o) : ProxSGD(one_group(std::move(params)), o) {}
+ProxSGD::ProxSGD(std::vector<Tensor> params, const ProxSGDOptions& o) : ProxSGD(single_group(std::move(params)), o) {}
 
 std::vector<StateEntrySpec> ProxSGD::state_spec() const {
   return {{"step", StateKind::count}, {"v", StateKind::per_coordinate}, {"r", StateKind::per_coordinate}};

@@ -8,22 +8,11 @@
 #include "proxima/optim/update_rules.h"
 
 namespace px::optim::prox {
-namespace {
-
-std::vector<ParamGroup> one_group(std::vector<Tensor> params) {
-  return {ParamGroup{.params = std::move(params)}};
-}
-
-bool parse_inner(const std::string& inner) {
-  PX_CHECK(inner == "adam" || inner == "sgd", ValueError, "subgradient optimizer: inner must be \"adam\" or \"sgd\", got \"",
-           inner, "\"");
-  return inner == "adam";
-}
-
-}  // namespace
 
 SubgradientOptimizer::SubgradientOptimizer(std::vector<ParamGroup> groups, const SubgradientOptions& o)
-    : ProxOptimizer(std::move(groups), o.regularizer, o.lambda), options_(o), adam_(parse_inner(o.inner)) {
+    : ProxOptimizer(std::move(groups), o.regularizer, o.lambda),
+      options_(o),
+      adam_(inner_is_adam("subgradient optimizer", o.inner)) {
   const std::string who = name();
   const char* w = who.c_str();
   check_option(o.lr >= 0 && std::isfinite(o.lr), w, "lr", o.lr, "finite and >= 0");
@@ -49,7 +38,7 @@ SubgradientOptimizer::SubgradientOptimizer(std::vector<ParamGroup> groups, const
 }
 
 SubgradientOptimizer::SubgradientOptimizer(std::vector<Tensor> params, const SubgradientOptions& o)
-    : SubgradientOptimizer(one_group(std::move(params)), o) {}
+    : SubgradientOptimizer(single_group(std::move(params)), o) {}
 
 std::vector<StateEntrySpec> SubgradientOptimizer::state_spec() const {
   if (adam_)
