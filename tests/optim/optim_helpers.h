@@ -34,6 +34,31 @@ struct OptimGolden {
   std::vector<GoldenConfig> configs;
 };
 
+// The key=value settings at the end of a golden file's "config" line.
+inline void read_golden_settings(std::istream& head, GoldenConfig& c) {
+  for (std::string kv; head >> kv;) {
+    const auto eq = kv.find('=');
+    REQUIRE(eq != std::string::npos);
+    c.settings[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
+}
+
+// The rest of a golden file's "tensor <name> <ndim> <dims...>" line (after the name) from `head`,
+// and its values from the next line of `in`.
+inline GoldenTensor read_golden_tensor(std::istream& head, std::istream& in, const std::string& name) {
+  std::int64_t ndim = 0;
+  head >> ndim;
+  GoldenTensor t;
+  t.shape.resize(static_cast<std::size_t>(ndim));
+  for (auto& s : t.shape) head >> s;
+  std::string body_line;
+  REQUIRE(std::getline(in, body_line));
+  std::istringstream body(body_line);
+  for (double v; body >> v;) t.values.push_back(v);
+  REQUIRE_MESSAGE(static_cast<std::int64_t>(t.values.size()) == shape_numel(t.shape), name, ": wrong value count");
+  return t;
+}
+
 // Reads tests/optim/optim_golden.txt (format in tests/golden/make_optim_golden.py).
 inline OptimGolden load_optim_golden() {
   const std::string path = std::string(PX_TEST_DATA_DIR) + "/optim/optim_golden.txt";
@@ -49,28 +74,14 @@ inline OptimGolden load_optim_golden() {
     if (kind == "config") {
       GoldenConfig c;
       head >> c.name >> c.optimizer;
-      for (std::string kv; head >> kv;) {
-        const auto eq = kv.find('=');
-        REQUIRE(eq != std::string::npos);
-        c.settings[kv.substr(0, eq)] = kv.substr(eq + 1);
-      }
+      read_golden_settings(head, c);
       golden.configs.push_back(c);
       continue;
     }
     REQUIRE_MESSAGE(kind == "tensor", "unexpected line: ", line);
     std::string name;
-    std::int64_t ndim = 0;
-    head >> name >> ndim;
-    GoldenTensor t;
-    t.shape.resize(static_cast<std::size_t>(ndim));
-    for (auto& s : t.shape) head >> s;
-    std::string body_line;
-    REQUIRE(std::getline(in, body_line));
-    std::istringstream body(body_line);
-    for (double v; body >> v;) t.values.push_back(v);
-    REQUIRE_MESSAGE(static_cast<std::int64_t>(t.values.size()) == shape_numel(t.shape), name,
-                    ": wrong value count");
-    golden.tensors[name] = std::move(t);
+    head >> name;
+    golden.tensors[name] = read_golden_tensor(head, in, name);
   }
   return golden;
 }

@@ -1,9 +1,11 @@
-// Helpers of the proximal optimizer tests: expecting a ValueError whose message names something.
+// Helpers of the proximal optimizer tests: expecting an exception whose message names something.
 #pragma once
 
 #include <doctest/doctest.h>
 
+#include <functional>
 #include <string>
+#include <vector>
 
 #include "proxima/core/error.h"
 
@@ -21,6 +23,22 @@ void check_value_error(F&& f, const std::string& needle) {
     return;
   }
   FAIL("no ValueError thrown");
+}
+
+// Runs f and checks that it throws E with every one of `needles` in its message.
+template <class E>
+void check_throws(const std::function<void()>& f, const std::vector<std::string>& needles) {
+  bool thrown = false;
+  try {
+    f();
+  } catch (const E& e) {
+    thrown = true;
+    for (const auto& needle : needles) {
+      INFO("message: ", e.what(), "; expected it to contain: ", needle);
+      CHECK(std::string(e.what()).find(needle) != std::string::npos);
+    }
+  }
+  CHECK(thrown);
 }
 
 }  // namespace px::test

@@ -5,6 +5,7 @@
 #include <functional>
 
 #include "optim/optim_helpers.h"
+#include "optim/prox_test_util.h"
 #include "proxima/optim/adam.h"
 #include "proxima/optim/prox/binaryconnect.h"
 #include "proxima/optim/sgd.h"
@@ -62,21 +63,6 @@ bool all_binary(const Tensor& t) {
   for (double x : values(t))
     if (x != 1.0 && x != -1.0) return false;
   return true;
-}
-
-template <class E>
-void check_throws(const std::function<void()>& f, const std::vector<std::string>& needles) {
-  bool thrown = false;
-  try {
-    f();
-  } catch (const E& e) {
-    thrown = true;
-    for (const auto& needle : needles) {
-      INFO("message: ", e.what(), "; expected it to contain: ", needle);
-      CHECK(std::string(e.what()).find(needle) != std::string::npos);
-    }
-  }
-  CHECK(thrown);
 }
 
 // Group 0 (binarised): three shapes, one big enough for the parallel loop; group 1 ("none"): two

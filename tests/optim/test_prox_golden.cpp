@@ -47,28 +47,13 @@ const ProxGolden& golden() {
       if (kind == "config") {
         GoldenConfig c{.name = name};
         head >> c.optimizer;
-        for (std::string kv; head >> kv;) {
-          const auto eq = kv.find('=');
-          REQUIRE(eq != std::string::npos);
-          c.settings[kv.substr(0, eq)] = kv.substr(eq + 1);
-        }
+        read_golden_settings(head, c);
         out.configs.push_back(c);
       } else if (kind == "zeros") {
         head >> out.zeros[name];
       } else {
         REQUIRE_MESSAGE(kind == "tensor", "unexpected line: ", line);
-        std::int64_t ndim = 0;
-        head >> ndim;
-        GoldenTensor t;
-        t.shape.resize(static_cast<std::size_t>(ndim));
-        for (auto& s : t.shape) head >> s;
-        std::string body_line;
-        REQUIRE(std::getline(in, body_line));
-        std::istringstream body(body_line);
-        for (double v; body >> v;) t.values.push_back(v);
-        REQUIRE_MESSAGE(static_cast<std::int64_t>(t.values.size()) == shape_numel(t.shape), name,
-                        ": wrong value count");
-        out.tensors[name] = std::move(t);
+        out.tensors[name] = read_golden_tensor(head, in, name);
       }
     }
     return out;

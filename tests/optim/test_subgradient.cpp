@@ -5,6 +5,7 @@
 #include <functional>
 
 #include "optim/optim_helpers.h"
+#include "optim/prox_test_util.h"
 #include "proxima/optim/adam.h"
 #include "proxima/optim/prox/proxgen.h"
 #include "proxima/optim/prox/subgradient.h"
@@ -163,21 +164,6 @@ void check_case(const SpecCase& c, const SubgradientOptions& o, DType dtype) {
                   values(params[k]), refs[k].p, f64 ? (sgd ? 1e-10 : 1e-12) : 2e-5, f64 ? (sgd ? 1e-10 : 1e-14) : 2e-5);
     }
   }
-}
-
-template <class E>
-void check_throws(const std::function<void()>& f, const std::vector<std::string>& needles) {
-  bool thrown = false;
-  try {
-    f();
-  } catch (const E& e) {
-    thrown = true;
-    for (const auto& needle : needles) {
-      INFO("message: ", e.what(), "; expected it to contain: ", needle);
-      CHECK(std::string(e.what()).find(needle) != std::string::npos);
-    }
-  }
-  CHECK(thrown);
 }
 
 }  // namespace
