@@ -149,7 +149,6 @@ TrainResult run_training(const TrainConfig& cli_config, const TrainHooks& hooks)
                  std::to_string(planned) + ": the lr schedule is not the original run's");
     }
   }
-  maybe_freeze(s, s.epochs_done);
   say(s, "run directory: " + s.run_dir);
   write_run_outputs(s, s.epochs_done >= s.config.epochs ? "done" : "running");
 

@@ -176,14 +176,16 @@ void add_regularization_metrics(TrainSession& s, EpochMetrics& m) {
   const optim::NamedTensors params = s.model->named_parameters();
   const prox::SparsityReports sparsity = prox::sparsity_reports(params, s.regularized);
   double reg_value = 0, penalty = 0, lambda = 0;
-  if (s.prox) {
+  if (s.prox) {  // R per group once: reg_value = sum R_g, penalty = sum lambda_g R_g (ProxOptimizer::penalty)
     for (std::size_t g = 0; g < s.prox->param_groups().size(); ++g) {
       const prox::Regularizer* reg = s.prox->regularizer(g);
       if (!reg) continue;
-      for (const Tensor& p : s.prox->param_groups()[g].params) reg_value += reg->value(p);
+      double r = 0;
+      for (const Tensor& p : s.prox->param_groups()[g].params) r += reg->value(p);
       lambda = s.prox->lambda(g);
+      reg_value += r;
+      penalty += lambda * r;
     }
-    penalty = s.prox->penalty();
   }
   m.extra = {{"lambda", lambda},
              {"reg_value", reg_value},

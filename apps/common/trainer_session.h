@@ -59,7 +59,7 @@ void load_warm_start(TrainSession& s);
 void build_optimizer(TrainSession& s);
 // Before each step: the lambda scale of the schedule; the last batch records the thresholds t_i.
 void before_step(TrainSession& s, std::int64_t epoch, std::int64_t batch, std::int64_t batches);
-// At the start of an epoch (and after a resume): --freeze-epoch.
+// At the start of each epoch (so also the first epoch after a resume): --freeze-epoch.
 void maybe_freeze(TrainSession& s, std::int64_t epochs_done);
 // After evaluation: metrics.csv's regularisation columns, the hard-binarised accuracy of binary
 // runs, layers.csv and thresholds.csv.
