@@ -79,6 +79,8 @@ void validate_config(const TrainConfig& config);
 // The optimizer names --optimizer accepts (classic, then proximal).
 std::vector<std::string> train_optimizer_names();
 bool is_proximal_method(const std::string& optimizer);
+// True for the ProxQuant family "bin-l1", "bin-l12", "bin-l23", "bin-l0".
+bool is_binary_regularizer(const std::string& reg);
 // The default --lambda of a regulariser spec (documented in --help), chosen so that ProxGen-Adam
 // on the default MLP gives a genuinely sparse network at near-dense accuracy in 3 epochs.
 double default_lambda(const std::string& reg, const std::string& optimizer);

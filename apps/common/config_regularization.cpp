@@ -16,8 +16,6 @@ bool contains(const std::vector<std::string>& list, const std::string& item) {
   return std::find(list.begin(), list.end(), item) != list.end();
 }
 
-bool is_binary_reg(const std::string& reg) { return reg.rfind("bin-", 0) == 0; }
-
 double default_lr(const TrainConfig& c) {
   const std::string& o = c.optimizer;
   if (o == "sgd" || o == "subgrad-sgd") return 0.05;
@@ -36,13 +34,15 @@ std::vector<std::string> train_optimizer_names() {
   return names;
 }
 
+bool is_binary_regularizer(const std::string& reg) { return reg.rfind("bin-", 0) == 0; }
+
 bool is_proximal_method(const std::string& optimizer) {
   return contains(optim::prox::prox_optimizer_names(), optimizer);
 }
 
 double default_lambda(const std::string& reg, const std::string& optimizer) {
   double lambda = 0;
-  if (reg == "l1" || reg == "mcp" || reg == "scad" || is_binary_reg(reg)) lambda = 1e-4;
+  if (reg == "l1" || reg == "mcp" || reg == "scad" || is_binary_regularizer(reg)) lambda = 1e-4;
   else if (reg == "l0") lambda = 3e-4;
   else if (reg == "l12" || reg.rfind("lq:", 0) == 0) lambda = 3e-5;
   else if (reg == "l23") lambda = 5e-5;
@@ -98,7 +98,7 @@ void validate_regularization(const TrainConfig& c) {
   }
   if (!(std::isfinite(c.lambda) && c.lambda >= 0)) fail("--lambda", std::to_string(c.lambda), "expected >= 0");
   if (c.lambda > 0 && c.reg == "none") fail("--lambda", std::to_string(c.lambda), "needs a regulariser (--reg)");
-  if ((c.optimizer == "proxquant" || c.optimizer == "binaryconnect") && !is_binary_reg(c.reg)) {
+  if ((c.optimizer == "proxquant" || c.optimizer == "binaryconnect") && !is_binary_regularizer(c.reg)) {
     fail("--reg", c.reg, c.optimizer + " needs a binary regulariser (bin-l1, bin-l12, bin-l23, bin-l0)");
   }
   if ((c.optimizer == "subgrad-adam" || c.optimizer == "subgrad-sgd") && (c.reg == "l0" || c.reg == "bin-l0")) {
@@ -110,7 +110,7 @@ void validate_regularization(const TrainConfig& c) {
     fail("--lambda-schedule", c.lambda_schedule, e.what());
   }
   if (c.freeze_epoch < 0) fail("--freeze-epoch", std::to_string(c.freeze_epoch), "expected >= 0");
-  if (c.freeze_epoch > 0 && !is_binary_reg(c.reg)) {
+  if (c.freeze_epoch > 0 && !is_binary_regularizer(c.reg)) {
     fail("--freeze-epoch", std::to_string(c.freeze_epoch), "needs a binary regulariser (--reg bin-*)");
   }
   if (c.optimizer != "proxgen" && c.precond != "adam") {

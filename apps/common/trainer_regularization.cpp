@@ -21,8 +21,6 @@ namespace prox = optim::prox;
 
 namespace {
 
-bool is_binary_reg(const std::string& reg) { return reg.rfind("bin-", 0) == 0; }
-
 // The regularised parameter names: --reg-scope (weights: ndim 2 or 4), minus the first and last
 // with --exclude-first-last.
 std::vector<std::string> regularized_names(const TrainSession& s) {
@@ -195,7 +193,7 @@ void add_regularization_metrics(TrainSession& s, EpochMetrics& m) {
              {"sparsity_abs_lt_1e-3", sparsity.regularized.sparsity_abs_lt_1e3()},
              {"sparsity_abs_lt_1e-2", sparsity.regularized.sparsity_abs_lt_1e2()},
              {"sparsity_all", sparsity.all.exact_zero_sparsity()}};
-  if (is_binary_reg(s.config.reg)) {
+  if (is_binary_regularizer(s.config.reg)) {
     m.extra.emplace_back("binary_fraction", sparsity.regularized.binary_fraction());
     m.extra.emplace_back("binarized_test_acc", binarized_test_accuracy(s));
   }
