@@ -1,4 +1,5 @@
-// bench_prox_step: times ONE optimizer step of ProxGen-Adam (l1, l0, l12, l23, mcp, scad, bin-l1)
+// bench_prox_step: times ONE optimizer step of ProxGen-Adam (l1, l0, l12, l23, mcp, scad, bin-l1,
+// bin-l12, bin-l23, bin-l0; lq:0.3 on request with --regularizers)
 // against plain Adam and a copy of the same size, on float32 CPU parameters.
 //
 // Two parameter sets: one tensor of --size coordinates (default 10M), and the parameter shapes of
@@ -125,7 +126,8 @@ double zero_fraction(const Row& r) {
 
 struct RunOptions {
   int warmup = 3, reps = 21;
-  std::vector<std::string> regularizers = {"l1", "l0", "l12", "l23", "mcp", "scad", "bin-l1"};
+  std::vector<std::string> regularizers = {"l1",  "l0",     "l12",     "l23",     "mcp",
+                                           "scad", "bin-l1", "bin-l12", "bin-l23", "bin-l0"};
   bool copy = true, markdown = false;
 };
 

@@ -16,7 +16,8 @@
 //     l2/3:  x = |z| (1 - u),  u the root in (0, 1/2] of u^3 (1 - u) = c,  c = (2t/3)^3 / |z|^4 < 1/16
 //            (the stationarity condition x - |z| + (2t/3) x^(-1/3) = 0 cubed);
 // * run in double (ALGORITHMS.md: the l1/2, l2/3 branches are evaluated in double even for float
-//   tensors). For float inputs every intermediate stays inside the double range. For double inputs
+//   tensors). Float tensors take the float start + double Newton forms of fast_prox_float.h
+//   instead of the Chebyshev + Halley forms below (no double division or square root). For float inputs every intermediate stays inside the double range. For double inputs
 //   outside in_fast_range() (|z| or t beyond 1e+-60, where |z|^4 or t^3 could overflow or
 //   underflow) callers use the closed form instead.
 #pragma once
@@ -26,6 +27,7 @@
 #include <cstring>
 
 #include "proxima/core/hd.h"
+#include "proxima/optim/prox/fast_prox_float.h"
 #include "proxima/optim/prox/scalar_prox.h"
 #include "proxima/optim/prox/scalar_prox_penalties.h"
 #include "proxima/optim/prox/separable_prox.h"
@@ -115,17 +117,40 @@ PX_HD double l23_active_point(double a, double t) {
   return a * (1.0 - u);
 }
 
+// |P_{1/2}(+-a; t)| for a >= 0, t > 0 (0 below the threshold): the double form above for double
+// T, the float start + double Newton of fast_prox_float.h for float T, where af, tf are a and t
+// as floats (a = |z| of a float z, or |z| - 1 for the binary family: af is then rounded, which
+// only moves the start; a and t themselves are exact in double).
+template <class T>
+PX_HD double l12_magnitude(double a, double td, float af, float tf, bool keep_at_tie) {
+  const double cube = a * a * a, cut = 3.375 * td * td;
+  // above the threshold, or at the tie with keep_at_tie (bitwise: a select between two masks
+  // does not vectorise); NaN -> active -> NaN out
+  const bool active = (!(cube <= cut)) | (keep_at_tie & (cube == cut));
+  double x;
+  if constexpr (sizeof(T) <= 4) x = l12_refine(a, td, l12_start_f(af, tf));
+  else x = l12_active_point(a, td);
+  return active ? x : 0.0;
+}
+
+// |P_{2/3}(+-a; t)|, as l12_magnitude.
+template <class T>
+PX_HD double l23_magnitude(double a, double td, float af, float tf, bool keep_at_tie) {
+  const double a2 = a * a;
+  const double lhs = 27.0 * (a2 * a2), rhs = 128.0 * (td * td * td);
+  const bool active = (!(lhs <= rhs)) | (keep_at_tie & (lhs == rhs));
+  double x;
+  if constexpr (sizeof(T) <= 4) x = l23_refine(a, td * (2.0 / 3.0), l23_start_f(af, tf));
+  else x = l23_active_point(a, td);
+  return active ? x : 0.0;
+}
+
 // P(z; t) for r = |x|^(1/2): agrees with prox_l12 (see the header comment).
 template <class T>
 PX_HD T prox_l12(T z, T t, bool keep_at_tie = false) {
   const double zd = double(z), td = double(t);
   const double a = std::fabs(zd);
-  const double cube = a * a * a, cut = 3.375 * td * td;
-  // above the threshold, or at the tie with keep_at_tie (bitwise: a select between two masks
-  // does not vectorise); NaN -> active -> NaN out
-  const bool active = (!(cube <= cut)) | (keep_at_tie & (cube == cut));
-  const double x = l12_active_point(a, td);
-  double r = active ? std::copysign(x, zd) : 0.0;
+  double r = std::copysign(l12_magnitude<T>(a, td, float(std::fabs(z)), float(t), keep_at_tie), zd);
   r = (td <= 0.0 || std::isinf(a)) ? zd : r;
   return T(r);
 }
@@ -135,11 +160,7 @@ template <class T>
 PX_HD T prox_l23(T z, T t, bool keep_at_tie = false) {
   const double zd = double(z), td = double(t);
   const double a = std::fabs(zd);
-  const double a2 = a * a;
-  const double lhs = 27.0 * (a2 * a2), rhs = 128.0 * (td * td * td);
-  const bool active = (!(lhs <= rhs)) | (keep_at_tie & (lhs == rhs));
-  const double x = l23_active_point(a, td);
-  double r = active ? std::copysign(x, zd) : 0.0;
+  double r = std::copysign(l23_magnitude<T>(a, td, float(std::fabs(z)), float(t), keep_at_tie), zd);
   r = (td <= 0.0 || std::isinf(a)) ? zd : r;
   return T(r);
 }
@@ -183,25 +204,8 @@ struct L23 {
   template <class T> PX_HD T exact(T z, T t) const { return px::optim::prox::prox_l23(z, t, keep_at_tie); }
 };
 
-struct Mcp {
-  double lambda = 1.0, gamma = 3.0;
-  bool keep_at_tie = false;
-  template <class T> static constexpr bool checks_range = false;
-  template <class T> PX_HD T operator()(T z, T t) const {
-    return px::optim::prox::prox_mcp(z, double(t) / lambda, lambda, gamma, keep_at_tie);
-  }
-};
-
-struct Scad {
-  double lambda = 1.0, a = 3.7;
-  bool keep_at_tie = false;
-  template <class T> static constexpr bool checks_range = false;
-  template <class T> PX_HD T operator()(T z, T t) const {
-    return px::optim::prox::prox_scad(z, double(t) / lambda, lambda, a, keep_at_tie);
-  }
-};
-
-// Any other SeparableProx (lq, l2, binary): its own apply().
+// Any other SeparableProx (lq, l2, binary in the literal mode or with another q): its own apply().
+// (MCP, SCAD and the binary family: fast_prox_penalties.h.)
 struct Generic {
   SeparableProx r;
   template <class T> static constexpr bool checks_range = false;
