@@ -53,6 +53,7 @@ struct ProxGenCoefficients {
   T neg_step;       // -lr / (1 - rho^k)
   T beta2, one_minus_beta2;
   T bias_correction2_sqrt;  // adam: sqrt(1 - b2^k); others 1
+  T inv_bias_correction2_sqrt;  // its reciprocal (the fused loops multiply)
   T delta;
   T lr_lambda;      // lr * lambda: t = lr_lambda / d (metric prox) or lr_lambda (ProxQuant)
   bool metric_prox = true;
@@ -72,6 +73,7 @@ ProxGenCoefficients<T> make_proxgen_coefficients(const Preconditioner& pc, doubl
   c.beta2 = T(pc.beta2);
   c.one_minus_beta2 = T(1 - pc.beta2);
   c.bias_correction2_sqrt = T(pc.kind == PreconditionerKind::adam ? std::sqrt(1 - std::pow(pc.beta2, k)) : 1.0);
+  c.inv_bias_correction2_sqrt = T(1.0 / double(c.bias_correction2_sqrt));
   c.delta = T(pc.delta);
   c.lr_lambda = T(lr * lambda);
   c.metric_prox = metric_prox;
@@ -104,31 +106,33 @@ PX_HD T proxgen_gradient_step(T& p, T g, T& m, T& v, const ProxGenCoefficients<T
   return c.metric_prox ? c.lr_lambda / d : c.lr_lambda;
 }
 
-// The same two functions with the preconditioner kind fixed at compile time (same values), for
-// loops instantiated once per kind: no switch per coordinate, so they vectorise.
+// The same two functions with the preconditioner kind fixed at compile time, for loops
+// instantiated once per kind: no switch per coordinate, so they vectorise. They divide once per
+// coordinate (r = 1 / d, then m r and lr lambda r; sqrt(v) times 1 / sqrt(1 - b2^k)), which agrees
+// with the forms above to a few ulps: the fused loops are compute bound on the divider.
 template <PreconditionerKind K, class T>
 PX_HD T proxgen_denominator_k(T v, const ProxGenCoefficients<T>& c) {
   if constexpr (K == PreconditionerKind::none) return T(1) + c.delta;
-  else if constexpr (K == PreconditionerKind::adam) return px::math::sqrt(v) / c.bias_correction2_sqrt + c.delta;
+  else if constexpr (K == PreconditionerKind::adam) return px::math::sqrt(v) * c.inv_bias_correction2_sqrt + c.delta;
   else return px::math::sqrt(v) + c.delta;
 }
 
-// The gradient half without the threshold: returns d (t = lr_lambda / d with the metric prox).
+// The gradient half without the threshold: returns 1 / d (t = lr_lambda / d with the metric prox).
 template <PreconditionerKind K, class T>
 PX_HD T proxgen_gradient_half_k(T& p, T g, T& m, T& v, const ProxGenCoefficients<T>& c) {
   p = p * c.decay_factor;
   m = m * c.rho + c.one_minus_rho * g;
   if constexpr (K == PreconditionerKind::adagrad) v = v + g * g;
   else if constexpr (K != PreconditionerKind::none) v = v * c.beta2 + c.one_minus_beta2 * g * g;
-  const T d = proxgen_denominator_k<K>(v, c);
-  p = p + c.neg_step * m / d;
-  return d;
+  const T inv_d = T(1) / proxgen_denominator_k<K>(v, c);
+  p = p + c.neg_step * m * inv_d;
+  return inv_d;
 }
 
 template <PreconditionerKind K, class T>
 PX_HD T proxgen_gradient_step_k(T& p, T g, T& m, T& v, const ProxGenCoefficients<T>& c) {
-  const T d = proxgen_gradient_half_k<K>(p, g, m, v, c);
-  return c.metric_prox ? c.lr_lambda / d : c.lr_lambda;
+  const T inv_d = proxgen_gradient_half_k<K>(p, g, m, v, c);
+  return c.metric_prox ? c.lr_lambda * inv_d : c.lr_lambda;
 }
 
 }  // namespace px::optim::prox

@@ -20,10 +20,11 @@ Preconditioner resolve(const ProxGenOptions& o) {
   return pc;
 }
 
-// The threshold t of coordinate with denominator d: lr lambda / d (metric prox) or lr lambda.
+// The threshold t of a coordinate with denominator d, from inv_d = 1 / d: lr lambda / d (metric
+// prox) or lr lambda.
 template <bool Metric, class T>
-T threshold(T d, const ProxGenCoefficients<T>& c) {
-  if constexpr (Metric) return c.lr_lambda / d;
+T threshold(T inv_d, const ProxGenCoefficients<T>& c) {
+  if constexpr (Metric) return c.lr_lambda * inv_d;
   else return c.lr_lambda;
 }
 

@@ -183,7 +183,8 @@ TEST_CASE("proxgen float32 step with scad, mcp and the binary family equals the 
       param.set_grad(px::zeros({static_cast<std::int64_t>(p0.size())}));
       ProxGen opt({param}, ProxGenOptions{.lr = 0.5, .regularizer = c.spec, .lambda = lambda});
       opt.step();
-      const float t = float(0.5 * lambda) / float(1e-8);
+      // the fused loop forms t = lr lambda * (1 / d) (one division per coordinate)
+      const float t = float(0.5 * lambda) * (1.0f / float(1e-8));
       const std::vector<float> got = param.to_vector<float>();
       int differ = 0;
       for (std::size_t i = 0; i < p0.size(); ++i) {
