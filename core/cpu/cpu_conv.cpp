@@ -1,109 +1,175 @@
-// CpuBackend conv2d forward / backward-input / backward-weight: im2col + Eigen GEMM per image.
+// CpuBackend conv2d forward / backward-input / backward-weight: im2col + one Eigen GEMM per block of images.
 #include <omp.h>
 
 #include <algorithm>
-#include <vector>
+#include <memory>
 
 #include "proxima/core/cpu/cpu_backend.h"
 #include "proxima/core/cpu/cpu_common.h"
+#include "proxima/core/cpu/cpu_conv_plan.h"
 #include "proxima/core/cpu/cpu_gemm.h"
 #include "proxima/core/cpu/cpu_im2col.h"
 
 namespace px::cpu {
 namespace {
 
-// Threads for a loop over images: the batch is split over threads (each image's GEMM then
-// runs single-threaded inside the region) only when there are at least as many images as
-// threads; otherwise images run one after another and gemm() threads each product.
-int batch_threads(std::int64_t images, std::int64_t work_per_image) {
-  int nt = get_num_threads();
-  if (omp_in_parallel() || nt <= 1 || images < nt || images * work_per_image < (1 << 16)) return 1;
-  return nt;
-}
+// Uninitialised scratch of n elements per thread (every element is written before it is read).
+template <class T>
+struct Scratch {
+  std::unique_ptr<T[]> data;
+  std::int64_t per_thread;
+  Scratch(int threads, std::int64_t n) : data(std::make_unique_for_overwrite<T[]>(threads * n)), per_thread(n) {}
+  T* of(int tid) const { return data.get() + tid * per_thread; }
+};
 
-// Runs body(image, thread) for every image, threads over the batch as batch_threads decides.
+// Runs body(first_image, images, thread) over every block of the batch, as the plan says.
 template <class Body>
-void for_each_image(std::int64_t images, int nt, Body&& body) {
-  if (nt <= 1) {
-    for (std::int64_t i = 0; i < images; ++i) body(i, 0);
+void for_each_block(const ConvPlan& plan, std::int64_t n, Body&& body) {
+  auto walk = [&](std::int64_t begin, std::int64_t end, int tid) {
+    for (std::int64_t i = begin; i < end; i += plan.images) body(i, std::min(plan.images, end - i), tid);
+  };
+  if (plan.threads <= 1) {
+    walk(0, n, 0);
     return;
   }
-#pragma omp parallel for num_threads(nt) schedule(static)
-  for (std::int64_t i = 0; i < images; ++i) body(i, omp_get_thread_num());
+#pragma omp parallel num_threads(plan.threads)
+  {
+    const std::int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
+    walk(n * t / nt, n * (t + 1) / nt, static_cast<int>(t));
+  }
 }
 
-// out[n] (K x PQ), group by group: W_g (Kg x CgRS) * col_g (CgRS x PQ).
+// Runs f(b) for the images b = 0..count-1 of one block, on `threads` threads.
+template <class F>
+void for_each_in_block(std::int64_t count, int threads, F&& f) {
+  if (threads <= 1 || count <= 1) {
+    for (std::int64_t b = 0; b < count; ++b) f(b);
+    return;
+  }
+#pragma omp parallel for num_threads(threads) schedule(static)
+  for (std::int64_t b = 0; b < count; ++b) f(b);
+}
+
+// Where one block's matrices live: `pq` columns per image, `ld` = images * pq per row.
+struct Block {
+  std::int64_t img0, count, pq, ld;
+};
+
+// [rows, count*pq] <- the [rows, pq] planes of images img0.. (image i's at src + i*image_stride).
+template <class T>
+void gather_planes(const T* src, std::int64_t image_stride, std::int64_t rows, const Block& bl, int threads, T* dst) {
+  for_each_in_block(bl.count, threads, [&](std::int64_t b) {
+    const T* from = src + (bl.img0 + b) * image_stride;
+    for (std::int64_t r = 0; r < rows; ++r) std::copy_n(from + r * bl.pq, bl.pq, dst + r * bl.ld + b * bl.pq);
+  });
+}
+
+// The inverse of gather_planes.
+template <class T>
+void scatter_planes(const T* src, std::int64_t image_stride, std::int64_t rows, const Block& bl, int threads, T* dst) {
+  for_each_in_block(bl.count, threads, [&](std::int64_t b) {
+    T* to = dst + (bl.img0 + b) * image_stride;
+    for (std::int64_t r = 0; r < rows; ++r) std::copy_n(src + r * bl.ld + b * bl.pq, bl.pq, to + r * bl.pq);
+  });
+}
+
+// col [Cg*R*S, count*pq]: the im2col columns of group grp of the block's images, side by side.
+template <class T>
+void block_im2col(const T* x, const ConvGeometry& g, const Conv2dParams& prm, std::int64_t grp, const Block& bl,
+                  int threads, T* col) {
+  const std::int64_t hw = g.h * g.w;
+  for_each_in_block(bl.count, threads, [&](std::int64_t b) {
+    im2col(x + ((bl.img0 + b) * g.c + grp * g.cg()) * hw, g, prm, col + b * bl.pq, bl.ld);
+  });
+}
+
+// out block (Kg x count*PQ) = W_g (Kg x CgRS) * col (CgRS x count*PQ), scattered to out[n] group by group.
 template <class T>
 void conv_forward(const T* x, const T* w, T* out, const ConvGeometry& g, const Conv2dParams& prm) {
-  const bool pointwise = conv_is_pointwise(g, prm);
-  const std::int64_t pq = g.p * g.q, hw = g.h * g.w, wg_size = g.kg() * g.col_rows();
-  const int nt = batch_threads(g.n, g.k * g.col_size());
-  std::vector<T> cols(pointwise ? 0 : static_cast<std::size_t>(nt * g.col_size()));
-  for_each_image(g.n, nt, [&](std::int64_t img, int tid) {
-    T* col = cols.data() + tid * g.col_size();
+  const ConvPlan plan = plan_conv(g, sizeof(T));
+  const std::int64_t pq = g.p * g.q, hw = g.h * g.w, wg_size = g.kg() * g.col_rows(), cols = plan.images * pq;
+  const bool direct = conv_is_pointwise(g, prm) && plan.images == 1;  // the input planes are the columns
+  Scratch<T> col(plan.threads, direct ? 0 : g.col_rows() * cols);
+  Scratch<T> res(plan.threads, plan.images == 1 ? 0 : g.kg() * cols);
+  for_each_block(plan, g.n, [&](std::int64_t img0, std::int64_t count, int tid) {
+    const Block bl{img0, count, pq, count * pq};
     for (std::int64_t grp = 0; grp < g.groups; ++grp) {
-      const T* xg = x + (img * g.c + grp * g.cg()) * hw;
-      const T* src = xg;
-      if (!pointwise) {
-        im2col(xg, g, prm, col);
-        src = col;
+      const T* src = x + (img0 * g.c + grp * g.cg()) * hw;
+      if (!direct) {
+        block_im2col(x, g, prm, grp, bl, plan.inner_threads, col.of(tid));
+        src = col.of(tid);
       }
-      gemm<T>(w + grp * wg_size, src, out + (img * g.k + grp * g.kg()) * pq, g.kg(), pq, g.col_rows(),
-              false, false, false);
+      T* dst = out + (img0 * g.k + grp * g.kg()) * pq;
+      gemm<T>(w + grp * wg_size, src, count == 1 ? dst : res.of(tid), g.kg(), bl.ld, g.col_rows(), false, false, false);
+      if (count > 1) scatter_planes(res.of(tid), g.k * pq, g.kg(), {0, count, pq, bl.ld}, plan.inner_threads, dst);
     }
   });
 }
 
-// grad_x[n] group by group: col = W_g^T (CgRS x Kg) * grad_out_g (Kg x PQ), then col2im.
+// col (CgRS x count*PQ) = W_g^T (CgRS x Kg) * grad_out block (Kg x count*PQ), then col2im per image.
 template <class T>
 void conv_backward_input(const T* gout, const T* w, T* gx, const ConvGeometry& g, const Conv2dParams& prm) {
-  const bool pointwise = conv_is_pointwise(g, prm);
-  const std::int64_t pq = g.p * g.q, hw = g.h * g.w, wg_size = g.kg() * g.col_rows();
-  const int nt = batch_threads(g.n, g.k * g.col_size());
-  std::vector<T> cols(pointwise ? 0 : static_cast<std::size_t>(nt * g.col_size()));
-  for_each_image(g.n, nt, [&](std::int64_t img, int tid) {
-    T* col = cols.data() + tid * g.col_size();
+  const ConvPlan plan = plan_conv(g, sizeof(T));
+  const std::int64_t pq = g.p * g.q, hw = g.h * g.w, wg_size = g.kg() * g.col_rows(), cols = plan.images * pq;
+  const bool direct = conv_is_pointwise(g, prm) && plan.images == 1;  // the GEMM writes grad_x itself
+  Scratch<T> col(plan.threads, direct ? 0 : g.col_rows() * cols);
+  Scratch<T> gob(plan.threads, plan.images == 1 ? 0 : g.kg() * cols);
+  for_each_block(plan, g.n, [&](std::int64_t img0, std::int64_t count, int tid) {
+    const Block bl{img0, count, pq, count * pq};
     for (std::int64_t grp = 0; grp < g.groups; ++grp) {
-      T* gxg = gx + (img * g.c + grp * g.cg()) * hw;
-      const T* go = gout + (img * g.k + grp * g.kg()) * pq;
-      if (pointwise) {
+      const T* go = gout + (img0 * g.k + grp * g.kg()) * pq;
+      if (count > 1) {
+        gather_planes(go, g.k * pq, g.kg(), {0, count, pq, bl.ld}, plan.inner_threads, gob.of(tid));
+        go = gob.of(tid);
+      }
+      T* gxg = gx + (img0 * g.c + grp * g.cg()) * hw;
+      if (direct) {
         gemm<T>(w + grp * wg_size, go, gxg, g.col_rows(), pq, g.kg(), true, false, false);
         continue;
       }
-      gemm<T>(w + grp * wg_size, go, col, g.col_rows(), pq, g.kg(), true, false, false);
-      std::fill(gxg, gxg + g.cg() * hw, T(0));
-      col2im_add(col, g, prm, gxg);
+      gemm<T>(w + grp * wg_size, go, col.of(tid), g.col_rows(), bl.ld, g.kg(), true, false, false);
+      for_each_in_block(count, plan.inner_threads, [&](std::int64_t b) {
+        T* planes = gxg + b * g.c * hw;
+        std::fill(planes, planes + g.cg() * hw, T(0));
+        col2im_add(col.of(tid) + b * pq, g, prm, planes, bl.ld);
+      });
     }
   });
 }
 
-// grad_w_g (Kg x CgRS) = sum over images of grad_out_g (Kg x PQ) * col_g^T (PQ x CgRS).
-// Each thread accumulates its own images into a private copy; copies are added in thread order.
+// grad_w_g (Kg x CgRS) += grad_out block (Kg x count*PQ) * col^T (count*PQ x CgRS), block by block.
+// With several threads each accumulates its own images into a private copy; copies are added
+// in thread order.
 template <class T>
 void conv_backward_weight(const T* gout, const T* x, T* gw, const ConvGeometry& g, const Conv2dParams& prm) {
-  const bool pointwise = conv_is_pointwise(g, prm);
-  const std::int64_t pq = g.p * g.q, hw = g.h * g.w, wg_size = g.kg() * g.col_rows();
+  const ConvPlan plan = plan_conv(g, sizeof(T));
+  const std::int64_t pq = g.p * g.q, hw = g.h * g.w, wg_size = g.kg() * g.col_rows(), cols = plan.images * pq;
   const std::int64_t w_size = g.groups * wg_size;
-  const int nt = batch_threads(g.n, g.k * g.col_size());
-  std::vector<T> cols(pointwise ? 0 : static_cast<std::size_t>(nt * g.col_size()));
-  std::vector<T> partial(nt > 1 ? static_cast<std::size_t>(nt * w_size) : 0, T(0));
+  const bool direct = conv_is_pointwise(g, prm) && plan.images == 1;
+  Scratch<T> col(plan.threads, direct ? 0 : g.col_rows() * cols);
+  Scratch<T> gob(plan.threads, plan.images == 1 ? 0 : g.kg() * cols);
+  Scratch<T> partial(plan.threads > 1 ? plan.threads : 0, w_size);
+  if (plan.threads > 1) std::fill(partial.of(0), partial.of(plan.threads), T(0));
   std::fill(gw, gw + w_size, T(0));
-  for_each_image(g.n, nt, [&](std::int64_t img, int tid) {
-    T* col = cols.data() + tid * g.col_size();
-    T* acc = nt > 1 ? partial.data() + tid * w_size : gw;
+  for_each_block(plan, g.n, [&](std::int64_t img0, std::int64_t count, int tid) {
+    const Block bl{img0, count, pq, count * pq};
+    T* acc = plan.threads > 1 ? partial.of(tid) : gw;
     for (std::int64_t grp = 0; grp < g.groups; ++grp) {
-      const T* xg = x + (img * g.c + grp * g.cg()) * hw;
-      const T* src = xg;
-      if (!pointwise) {
-        im2col(xg, g, prm, col);
-        src = col;
+      const T* src = x + (img0 * g.c + grp * g.cg()) * hw;
+      if (!direct) {
+        block_im2col(x, g, prm, grp, bl, plan.inner_threads, col.of(tid));
+        src = col.of(tid);
       }
-      gemm<T>(gout + (img * g.k + grp * g.kg()) * pq, src, acc + grp * wg_size, g.kg(), g.col_rows(), pq,
-              false, true, true);
+      const T* go = gout + (img0 * g.k + grp * g.kg()) * pq;
+      if (count > 1) {
+        gather_planes(go, g.k * pq, g.kg(), {0, count, pq, bl.ld}, plan.inner_threads, gob.of(tid));
+        go = gob.of(tid);
+      }
+      gemm<T>(go, src, acc + grp * wg_size, g.kg(), g.col_rows(), bl.ld, false, true, true);
     }
   });
-  for (int t = 0; t < (nt > 1 ? nt : 0); ++t) {
-    const T* part = partial.data() + t * w_size;
+  for (int t = 0; t < (plan.threads > 1 ? plan.threads : 0); ++t) {
+    const T* part = partial.of(t);
     for (std::int64_t i = 0; i < w_size; ++i) gw[i] += part[i];
   }
 }

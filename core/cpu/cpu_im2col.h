@@ -38,15 +38,15 @@ inline void valid_range(std::int64_t q_count, std::int64_t stride, std::int64_t 
   *q1 = std::max(*q0, std::min(hi, q_count));
 }
 
-// col [Cg*R*S, P*Q] from x planes [Cg, H, W]; zero where a window reaches into the padding.
+// col [Cg*R*S, P*Q] from x planes [Cg, H, W]; zero where a window reaches into the padding. Rows
+// of col are `ld` elements apart (ld >= P*Q: one image's columns inside a block of several).
 template <class T>
-void im2col(const T* x, const ConvGeometry& g, const Conv2dParams& prm, T* col) {
-  const std::int64_t pq = g.p * g.q;
+void im2col(const T* x, const ConvGeometry& g, const Conv2dParams& prm, T* col, std::int64_t ld) {
   for (std::int64_t ch = 0; ch < g.cg(); ++ch) {
     const T* plane = x + ch * g.h * g.w;
     for (std::int64_t kr = 0; kr < g.r; ++kr) {
       for (std::int64_t ks = 0; ks < g.s; ++ks) {
-        T* row = col + ((ch * g.r + kr) * g.s + ks) * pq;
+        T* row = col + ((ch * g.r + kr) * g.s + ks) * ld;
         const std::int64_t w_start = ks * prm.dilation_w - prm.pad_w;
         std::int64_t q0, q1;
         valid_range(g.q, prm.stride_w, w_start, g.w, &q0, &q1);
@@ -71,15 +71,15 @@ void im2col(const T* x, const ConvGeometry& g, const Conv2dParams& prm, T* col) 
   }
 }
 
-// x planes [Cg, H, W] += the columns of col [Cg*R*S, P*Q] scattered back to their pixels.
+// x planes [Cg, H, W] += the columns of col [Cg*R*S, P*Q] (rows `ld` apart) scattered back to
+// their pixels.
 template <class T>
-void col2im_add(const T* col, const ConvGeometry& g, const Conv2dParams& prm, T* x) {
-  const std::int64_t pq = g.p * g.q;
+void col2im_add(const T* col, const ConvGeometry& g, const Conv2dParams& prm, T* x, std::int64_t ld) {
   for (std::int64_t ch = 0; ch < g.cg(); ++ch) {
     T* plane = x + ch * g.h * g.w;
     for (std::int64_t kr = 0; kr < g.r; ++kr) {
       for (std::int64_t ks = 0; ks < g.s; ++ks) {
-        const T* row = col + ((ch * g.r + kr) * g.s + ks) * pq;
+        const T* row = col + ((ch * g.r + kr) * g.s + ks) * ld;
         const std::int64_t w_start = ks * prm.dilation_w - prm.pad_w;
         std::int64_t q0, q1;
         valid_range(g.q, prm.stride_w, w_start, g.w, &q0, &q1);

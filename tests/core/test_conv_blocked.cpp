@@ -1,0 +1,170 @@
+// Tests of the CPU convolution's blocked GEMM paths (several images per GEMM, per-thread image ranges,
+// partial last blocks, grouped and 1x1 blocks) against direct loops, in float32 and float64.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "proxima/core/backend.h"
+#include "proxima/core/cpu/cpu_conv_plan.h"
+#include "proxima/core/ops.h"
+
+namespace {
+
+using px::Conv2dParams;
+using px::Shape;
+using px::Tensor;
+
+// One convolution, the thread count it runs with, and the kind of plan it must trigger.
+struct BlockedCase {
+  const char* name;
+  std::int64_t n, c, h, w, k, r, s;
+  Conv2dParams p;
+  int threads;
+  bool per_thread;    // expect plan.threads > 1 (each thread its own range of images)
+  bool partial_last;  // expect unequal thread ranges or a block shorter than plan.images
+  std::int64_t oh() const { return (h + 2 * p.pad_h - p.dilation_h * (r - 1) - 1) / p.stride_h + 1; }
+  std::int64_t ow() const { return (w + 2 * p.pad_w - p.dilation_w * (s - 1) - 1) / p.stride_w + 1; }
+  Shape x_shape() const { return {n, c, h, w}; }
+  Shape w_shape() const { return {k, c / p.groups, r, s}; }
+  Shape out_shape() const { return {n, k, oh(), ow()}; }
+};
+
+// Blocks need more output channels per group than output pixels (see plan_conv).
+const BlockedCase kCases[] = {
+    {"per-thread ranges of 9-image blocks, 35 images on 2 threads",
+     35, 3, 4, 4, 32, 3, 3, {.pad_h = 1, .pad_w = 1}, 2, true, true},
+    {"per-thread blocks, 50 images on 3 threads", 50, 3, 4, 4, 32, 3, 3, {.pad_h = 1, .pad_w = 1}, 3, true, true},
+    {"per-thread blocks, groups 2, stride (1,2), dilation 2",
+     33, 4, 6, 8, 48, 3, 3,
+     {.stride_h = 1, .stride_w = 2, .pad_h = 2, .pad_w = 1, .dilation_h = 2, .dilation_w = 2, .groups = 2},
+     2, true, true},
+    {"whole batch in one block at 2x2, GEMM split across threads",
+     7, 16, 4, 4, 32, 3, 3, {.stride_h = 2, .stride_w = 2, .pad_h = 1, .pad_w = 1}, 2, false, false},
+    {"three sequential blocks at 2x2, 130 images",
+     130, 2, 4, 4, 8, 3, 3, {.stride_h = 2, .stride_w = 2, .pad_h = 1, .pad_w = 1}, 1, false, true},
+    {"1x1 convolution in blocks (gathered planes), groups 2", 71, 4, 2, 2, 12, 1, 1, {.groups = 2}, 1, false, true},
+    {"1x1 convolution, one image per GEMM on the input planes", 3, 16, 16, 16, 16, 1, 1, {}, 2, true, true},
+    {"depthwise, one image per GEMM",
+     10, 16, 8, 8, 16, 3, 3, {.pad_h = 1, .pad_w = 1, .groups = 16}, 2, true, false},
+};
+
+std::vector<double> random_values(std::int64_t n, unsigned seed) {
+  std::mt19937 gen(seed);
+  std::uniform_real_distribution<double> dist(-1.0, 1.0);
+  std::vector<double> v(static_cast<std::size_t>(n));
+  for (double& x : v) x = dist(gen);
+  return v;
+}
+
+// Calls f(x_index, w_index, out_index) for every product x * w of the convolution sum.
+template <class F>
+void for_each_term(const BlockedCase& cc, F f) {
+  const std::int64_t cg = cc.c / cc.p.groups, kg = cc.k / cc.p.groups, oh = cc.oh(), ow = cc.ow();
+  for (std::int64_t b = 0; b < cc.n; ++b)
+    for (std::int64_t k = 0; k < cc.k; ++k)
+      for (std::int64_t y = 0; y < oh; ++y)
+        for (std::int64_t x = 0; x < ow; ++x)
+          for (std::int64_t c = 0; c < cg; ++c)
+            for (std::int64_t r = 0; r < cc.r; ++r)
+              for (std::int64_t s = 0; s < cc.s; ++s) {
+                const std::int64_t ih = y * cc.p.stride_h - cc.p.pad_h + r * cc.p.dilation_h;
+                const std::int64_t iw = x * cc.p.stride_w - cc.p.pad_w + s * cc.p.dilation_w;
+                if (ih < 0 || ih >= cc.h || iw < 0 || iw >= cc.w) continue;
+                const std::int64_t ci = (k / kg) * cg + c;
+                f(((b * cc.c + ci) * cc.h + ih) * cc.w + iw, ((k * cg + c) * cc.r + r) * cc.s + s,
+                  ((b * cc.k + k) * oh + y) * ow + x);
+              }
+}
+
+template <class T>
+Tensor make(const std::vector<double>& v, const Shape& shape) {
+  return px::from_vector(std::vector<T>(v.begin(), v.end()), shape);
+}
+
+template <class T>
+std::vector<double> values_of(const Tensor& t) {
+  std::vector<T> v = t.contiguous().to_vector<T>();
+  return {v.begin(), v.end()};
+}
+
+void check_close(const std::vector<double>& got, const std::vector<double>& want, double tol, const std::string& what) {
+  REQUIRE(got.size() == want.size());
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    if (std::abs(got[i] - want[i]) > tol * (1 + std::abs(want[i]))) {
+      FAIL_CHECK(what << ": element " << i << " is " << got[i] << ", expected " << want[i]);
+      return;
+    }
+  }
+}
+
+// Restores the thread count when a test leaves.
+struct ThreadsGuard {
+  int saved = px::get_num_threads();
+  explicit ThreadsGuard(int n) { px::set_num_threads(n); }
+  ~ThreadsGuard() { px::set_num_threads(saved); }
+};
+
+}  // namespace
+
+TEST_CASE("conv2d blocked cases trigger the plans they are meant to cover") {
+  for (const BlockedCase& cc : kCases) {
+    INFO(std::string(cc.name));
+    ThreadsGuard guard(cc.threads);
+    const Shape x = cc.x_shape(), w = cc.w_shape(), out = cc.out_shape();
+    const auto geometry = px::cpu::conv_geometry(x, w, out, cc.p.groups);
+    const px::cpu::ConvPlan plan = px::cpu::plan_conv(geometry, sizeof(float));
+    CHECK((plan.threads > 1) == cc.per_thread);
+    const std::int64_t range = cc.per_thread ? (cc.n + plan.threads - 1) / plan.threads : cc.n;
+    const bool partial = range % plan.images != 0 || (cc.per_thread && cc.n % plan.threads != 0);
+    CHECK(partial == cc.partial_last);
+    const bool one_image = std::string(cc.name).find("one image") != std::string::npos;
+    CHECK((plan.images == 1) == one_image);
+  }
+}
+
+TEST_CASE_TEMPLATE("conv2d blocked paths match the direct loops (forward, backward-input, backward-weight)", T, float,
+                   double) {
+  const double tol = std::is_same_v<T, float> ? 2e-4 : 1e-12;
+  unsigned seed = 500;
+  for (const BlockedCase& cc : kCases) {
+    INFO(std::string(cc.name));
+    ThreadsGuard guard(cc.threads);
+    auto xv = random_values(px::shape_numel(cc.x_shape()), seed++);
+    auto wv = random_values(px::shape_numel(cc.w_shape()), seed++);
+    auto gv = random_values(px::shape_numel(cc.out_shape()), seed++);
+    for (auto* v : {&xv, &wv, &gv})
+      for (double& e : *v) e = static_cast<double>(static_cast<T>(e));
+    std::vector<double> out_want(gv.size(), 0.0), gx_want(xv.size(), 0.0), gw_want(wv.size(), 0.0);
+    for_each_term(cc, [&](std::int64_t xi, std::int64_t wi, std::int64_t oi) {
+      out_want[oi] += xv[xi] * wv[wi];
+      gx_want[xi] += gv[oi] * wv[wi];
+      gw_want[wi] += gv[oi] * xv[xi];
+    });
+    const Tensor x = make<T>(xv, cc.x_shape()), w = make<T>(wv, cc.w_shape()), g = make<T>(gv, cc.out_shape());
+    check_close(values_of<T>(px::ops::conv2d(x, w, cc.p)), out_want, tol, "forward");
+    check_close(values_of<T>(px::ops::conv2d_backward_input(g, w, cc.x_shape(), cc.p)), gx_want, tol, "backward-input");
+    check_close(values_of<T>(px::ops::conv2d_backward_weight(g, x, cc.w_shape(), cc.p)), gw_want, tol,
+                "backward-weight");
+  }
+}
+
+TEST_CASE("conv2d blocked paths agree across thread counts (1, 2, 3)") {
+  const BlockedCase& cc = kCases[0];
+  const Tensor x = make<double>(random_values(px::shape_numel(cc.x_shape()), 1), cc.x_shape());
+  const Tensor w = make<double>(random_values(px::shape_numel(cc.w_shape()), 2), cc.w_shape());
+  const Tensor g = make<double>(random_values(px::shape_numel(cc.out_shape()), 3), cc.out_shape());
+  std::vector<std::vector<double>> results;
+  for (int threads : {1, 2, 3}) {
+    ThreadsGuard guard(threads);
+    std::vector<double> all = values_of<double>(px::ops::conv2d(x, w, cc.p));
+    for (double v : values_of<double>(px::ops::conv2d_backward_input(g, w, cc.x_shape(), cc.p))) all.push_back(v);
+    for (double v : values_of<double>(px::ops::conv2d_backward_weight(g, x, cc.w_shape(), cc.p))) all.push_back(v);
+    results.push_back(all);
+  }
+  check_close(results[1], results[0], 1e-12, "2 threads against 1");
+  check_close(results[2], results[0], 1e-12, "3 threads against 1");
+}
