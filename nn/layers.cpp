@@ -94,16 +94,32 @@ Tensor BatchNorm::forward(const Tensor& x) {
            shape_str(x.shape()));
   // Training without running stats normalises with batch statistics in eval mode too (as PyTorch).
   const bool use_batch_stats = is_training() || !options_.track_running_stats;
-  if (is_training() && options_.track_running_stats) {
+  const bool update_stats = is_training() && options_.track_running_stats && !running_stats_frozen_;
+  if (update_stats) {
     NoGradGuard no_grad;
     ops::copy_(num_batches_tracked, ops::add(num_batches_tracked, 1.0));
   }
+  // Frozen in training: batch statistics without running stats to update.
+  const bool frozen_training = is_training() && running_stats_frozen_;
+  const Tensor mean = frozen_training ? Tensor{} : running_mean, var = frozen_training ? Tensor{} : running_var;
   if (x.dim() == 3) {  // [N, C, L] -> [N, C, L, 1] and back
-    Tensor y = batch_norm(unsqueeze(x, 3), weight, bias, running_mean, running_var, use_batch_stats,
-                          options_.momentum, options_.eps);
+    Tensor y = batch_norm(unsqueeze(x, 3), weight, bias, mean, var, use_batch_stats, options_.momentum, options_.eps);
     return squeeze(y, 3);
   }
-  return batch_norm(x, weight, bias, running_mean, running_var, use_batch_stats, options_.momentum, options_.eps);
+  return batch_norm(x, weight, bias, mean, var, use_batch_stats, options_.momentum, options_.eps);
+}
+
+FreezeRunningStats::FreezeRunningStats(Module& root) {
+  for (const auto& [name, module] : root.named_modules()) {
+    if (auto* bn = dynamic_cast<BatchNorm*>(module)) {
+      saved_.emplace_back(bn, bn->running_stats_frozen());
+      bn->set_running_stats_frozen(true);
+    }
+  }
+}
+
+FreezeRunningStats::~FreezeRunningStats() {
+  for (auto& [bn, was] : saved_) bn->set_running_stats_frozen(was);
 }
 
 }  // namespace px::nn

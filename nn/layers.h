@@ -2,6 +2,8 @@
 #pragma once
 
 #include <cstdint>
+#include <utility>
+#include <vector>
 
 #include "proxima/core/generator.h"
 #include "proxima/nn/module.h"
@@ -75,10 +77,29 @@ class BatchNorm : public Module {
   Tensor forward(const Tensor& x) override;
   const BatchNormOptions& options() const { return options_; }
   Tensor weight, bias, running_mean, running_var, num_batches_tracked;
+  // Frozen: training still normalises with the batch statistics but leaves running_mean,
+  // running_var and num_batches_tracked untouched (SR2's trial evaluations; FreezeRunningStats).
+  void set_running_stats_frozen(bool frozen) { running_stats_frozen_ = frozen; }
+  bool running_stats_frozen() const { return running_stats_frozen_; }
 
  private:
   BatchNormOptions options_;
   std::int64_t spatial_dims_;  // 1d: [N, C] or [N, C, L]; 2d: [N, C, H, W]
+  bool running_stats_frozen_ = false;
+};
+
+// RAII: freezes the running statistics of every BatchNorm in a module tree for its lifetime and
+// restores each one's previous setting afterwards (a re-evaluation of the same minibatch, e.g.
+// SR2's trial point, must not update them a second time).
+class FreezeRunningStats {
+ public:
+  explicit FreezeRunningStats(Module& root);
+  ~FreezeRunningStats();
+  FreezeRunningStats(const FreezeRunningStats&) = delete;
+  FreezeRunningStats& operator=(const FreezeRunningStats&) = delete;
+
+ private:
+  std::vector<std::pair<BatchNorm*, bool>> saved_;
 };
 
 class BatchNorm1d : public BatchNorm {

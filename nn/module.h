@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -10,6 +11,7 @@
 #include "proxima/core/device.h"
 #include "proxima/core/dtype.h"
 #include "proxima/core/tensor.h"
+#include "proxima/nn/homogeneous.h"
 
 namespace px::nn {
 
@@ -72,6 +74,10 @@ class Module {
   // Dotted names of the weights regularisers act on by default: the weight of every Conv2d
   // and Linear layer, in state_dict order.
   std::vector<std::string> regularized_weight_names() const;
+
+  // The model's positively homogeneous units (PathProx's groups, nn/homogeneous.h), or nullopt
+  // when it declares none (require_homogeneous_units then derives or refuses).
+  virtual std::optional<HomogeneousUnits> homogeneous_units() { return std::nullopt; }
 
  protected:
   Tensor register_parameter(std::string name, Tensor value);  // sets requires_grad

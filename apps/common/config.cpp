@@ -20,23 +20,30 @@ void add_flags(CLI::App& app, TrainConfig& c, bool& no_progress) {
       ->check(CLI::IsMember({"auto", "cifar10", "cifar100", "cifar100-coarse", "folder", "image-folder",
                                "idx", "mnist", "fashion-mnist"}));
   app.add_option("--model", c.model,
-                 "mlp, mlp:W1,W2,..., lenet5, vgg11/13/16/19, resnet20/32/44/56/110, resnet18/34");
+                 "mlp, mlp:W1,W2,..., lenet5, vgg11/13/16/19, resnet20/32/44/56/110, resnet18/34; PathProx's "
+                 "mlp-factorized[:H] (hidden 400) and vgg11/13/16/19-nobn (no BatchNorm)");
   app.add_option("--optimizer", c.optimizer,
                  "sgd, adam, adamw, adagrad, rmsprop, or a proximal method: proxgen (ProxGen, exact "
                  "preconditioned prox), proxsgd (Yang et al. 2020), proxquant (Bai et al. 2019), binaryconnect, "
-                 "subgrad-adam, subgrad-sgd (lambda * subgradient of R added to the gradient)")
+                 "subgrad-adam, subgrad-sgd (lambda * subgradient of R added to the gradient); pathprox (Yang et al. "
+                 "2022: SGD, layer-wise balance, unit normalisation and group prox of the path norm; models with "
+                 "homogeneous units only: mlp, mlp:W..., mlp-factorized, vggNN-nobn); sr2 (Lakhmiri et al. 2022: "
+                 "adaptive quadratic regularisation, each step accepted or rejected on its minibatch; "
+                 "no --lr, see --sigma0)")
       ->check(CLI::IsMember(train_optimizer_names()));
   app.add_option("--lr", c.lr,
                  "base learning rate; default by optimizer: sgd, subgrad-sgd 0.05; adam, adamw, rmsprop, "
                  "subgrad-adam 1e-3; adagrad 0.01; proxgen 1e-3 (--precond none 0.05, adagrad 0.01); "
-                 "proxsgd 0.06 (its epsilon0); proxquant, binaryconnect 0.01")
+                 "proxsgd 0.06 (its epsilon0); proxquant, binaryconnect 0.01; pathprox 0.1")
       ->default_str("by optimizer");
   app.add_option("--momentum", c.momentum,
                  "momentum of sgd and rmsprop, beta1 of adam, adamw and the proximal methods' Adam moments "
-                 "(not used by adagrad or proxsgd)");
+                 "(not used by adagrad or proxsgd); pathprox: SGD momentum, default 0");
   app.add_option("--weight-decay", c.weight_decay,
                  "L2 weight decay (decoupled for adamw and the proximal methods); default 5e-4, 0 for the "
-                 "proximal methods")
+                 "proximal methods and pathprox (which refuses it). sgd on a model with homogeneous units (mlp, "
+                 "mlp-factorized, vggNN-nobn) decays weights only, not biases (PathProx's baseline), and logs "
+                 "PathProx's path-norm columns with lambda = this value")
       ->default_str("5e-4 / 0");
   app.add_option("--precond", c.precond, "proxgen's preconditioner C_t")
       ->check(CLI::IsMember({"none", "adam", "adagrad", "rmsprop"}));
@@ -52,7 +59,9 @@ void add_flags(CLI::App& app, TrainConfig& c, bool& no_progress) {
   app.add_option("--lambda", c.lambda,
                  "weight of R in loss + lambda R (never divided by the dataset size). Defaults: l1 1e-4, l0 3e-4, "
                  "l12 3e-5, l23 5e-5, lq:Q 3e-5, mcp 1e-4, scad 1e-4, group 1e-3, l2 5e-4, bin-* 1e-4 (proxquant: the "
-                 "homotopy rate); proxsgd takes half of these (its threshold has no learning rate)")
+                 "homotopy rate); proxsgd takes half of these (its threshold has no learning rate); pathprox 1e-4 "
+                 "(weight of the path norm; the layers outside its groups get (lambda/2)||W||^2); sr2 takes the table "
+                 "(its threshold is lambda / sigma; the official SR2 code uses 1e-3 for l1)")
       ->default_str("by regulariser");
   app.add_option("--lambda-schedule", c.lambda_schedule,
                  "constant, warmup:E (lambda rises linearly over E epochs), homotopy (lambda x epoch index, "
@@ -71,6 +80,18 @@ void add_flags(CLI::App& app, TrainConfig& c, bool& no_progress) {
   app.add_option("--scad-a", c.scad_a, "SCAD's a (> 2)");
   app.add_option("--group-by", c.group_by, "group lasso groups: rows, columns, filters, channels or whole")
       ->check(CLI::IsMember({"rows", "columns", "filters", "channels", "whole"}));
+  // SR2 (docs/sr2.md)
+  app.add_option("--sigma0", c.sigma0,
+                 "sr2: initial sigma (the inverse step length); 0: the magnitude of the top Hessian eigenvalue on "
+                 "the first minibatch (20 power iterations, finite-difference Hessian-vector products)");
+  app.add_option("--sr2-precond", c.sr2_precond,
+                 "sr2's denominator D = sigma + P: none (P = 0), adam (P = sqrt(EMA_0.9 g^2)), andrei (Andrei's "
+                 "diagonal quasi-Newton B, counted where B > 1e-5; one more gradient per accepted step)")
+      ->check(CLI::IsMember({"none", "adam", "andrei"}));
+  app.add_option("--sr2-eta1", c.sr2_eta1, "sr2: accept the step when rho >= eta1, in (0, 1)");
+  app.add_option("--sr2-eta2", c.sr2_eta2, "sr2: sigma *= --sr2-gamma3 when rho >= eta2, in [eta1, 1]");
+  app.add_option("--sr2-gamma1", c.sr2_gamma1, "sr2: sigma *= gamma1 (> 1) on a rejected step");
+  app.add_option("--sr2-gamma3", c.sr2_gamma3, "sr2: sigma *= gamma3 (in (0, 1]) on a very successful step");
   app.add_option("--schedule", c.schedule, "learning-rate schedule (default cosine; constant for the proximal methods)")
       ->check(CLI::IsMember({"constant", "step", "multistep", "cosine"}));
   app.add_option("--milestones", c.milestones, "multistep: epochs where the lr is multiplied by --gamma, e.g. 100,150")
@@ -180,7 +201,13 @@ nlohmann::json config_to_json(const TrainConfig& c) {
           {"warm_start", c.warm_start},
           {"mcp_gamma", c.mcp_gamma},
           {"scad_a", c.scad_a},
-          {"group_by", c.group_by}};
+          {"group_by", c.group_by},
+          {"sigma0", c.sigma0},
+          {"sr2_precond", c.sr2_precond},
+          {"sr2_eta1", c.sr2_eta1},
+          {"sr2_eta2", c.sr2_eta2},
+          {"sr2_gamma1", c.sr2_gamma1},
+          {"sr2_gamma3", c.sr2_gamma3}};
 }
 
 TrainConfig config_from_json(const nlohmann::json& j) {
@@ -221,6 +248,14 @@ TrainConfig config_from_json(const nlohmann::json& j) {
   c.mcp_gamma = j.value("mcp_gamma", 3.0);
   c.scad_a = j.value("scad_a", 3.7);
   c.group_by = j.value("group_by", std::string("channels"));
+  // SR2's settings (absent from older run.json files).
+  const TrainConfig d;
+  c.sigma0 = j.value("sigma0", d.sigma0);
+  c.sr2_precond = j.value("sr2_precond", d.sr2_precond);
+  c.sr2_eta1 = j.value("sr2_eta1", d.sr2_eta1);
+  c.sr2_eta2 = j.value("sr2_eta2", d.sr2_eta2);
+  c.sr2_gamma1 = j.value("sr2_gamma1", d.sr2_gamma1);
+  c.sr2_gamma3 = j.value("sr2_gamma3", d.sr2_gamma3);
   return c;
 }
 

@@ -21,7 +21,8 @@ struct TrainConfig {
   // model and optimisation
   std::string model = "mlp";
   std::string optimizer = "sgd";     // sgd | adam | adamw | adagrad | rmsprop, or a proximal method:
-                                     // proxgen | proxsgd | proxquant | binaryconnect | subgrad-adam | subgrad-sgd
+                                     // proxgen | proxsgd | proxquant | binaryconnect | subgrad-adam | subgrad-sgd,
+                                     // or pathprox (models with homogeneous units; --lambda, no --reg)
   double lr = 0.05;                  // parse_train_args: the optimizer's default when --lr is not given
   double momentum = 0.9;
   double weight_decay = 5e-4;        // parse_train_args: 0 for the proximal methods when not given
@@ -39,6 +40,13 @@ struct TrainConfig {
   double mcp_gamma = 3.0;            // MCP's gamma (Zhang 2010)
   double scad_a = 3.7;               // SCAD's a (Fan & Li 2001)
   std::string group_by = "channels"; // group lasso: rows | columns | filters | channels | whole
+  // SR2 (--optimizer sr2; docs/sr2.md). Its momentum beta is --momentum; it has no lr.
+  double sigma0 = 0;                 // > 0: the initial sigma; 0: |top Hessian eigenvalue| of the first minibatch
+  std::string sr2_precond = "none";  // none | adam | andrei: D = sigma + that diagonal
+  double sr2_eta1 = 7.5e-4;          // accept when rho >= eta1 (defaults: the official main.py's)
+  double sr2_eta2 = 0.999;           // sigma *= gamma3 when rho >= eta2
+  double sr2_gamma1 = 5.57;          // sigma *= gamma1 on a rejection
+  double sr2_gamma3 = 0.79;
   std::string schedule = "cosine";   // constant | step | multistep | cosine
   std::vector<double> milestones;    // multistep: epochs where the lr is multiplied by gamma
   double step_size = 30;             // step: epochs between decays

@@ -107,10 +107,10 @@ std::string epoch_line(const TrainSession& s, const EpochMetrics& m) {
 
 void check_model_name(const std::string& model) {
   const std::vector<std::string> names = nn::model_names();
-  if (model.rfind("mlp:", 0) == 0 || std::find(names.begin(), names.end(), model) != names.end()) return;
+  if (model.rfind("mlp:", 0) == 0 || model.rfind("mlp-factorized:", 0) == 0 || std::find(names.begin(), names.end(), model) != names.end()) return;
   std::string known;
   for (const std::string& name : names) known += (known.empty() ? "" : ", ") + name;
-  throw TrainError(2, "--model " + model + ": unknown model; known models: " + known + ", mlp:W1,W2,...");
+  throw TrainError(2, "--model " + model + ": unknown model; known models: " + known + ", mlp:W1,W2,..., mlp-factorized:H");
 }
 
 }  // namespace

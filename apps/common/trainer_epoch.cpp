@@ -63,7 +63,11 @@ EpochMetrics train_epoch(TrainSession& s, std::int64_t epoch) {
     ++b;
     if (!std::isfinite(loss_value)) report_divergence(s, epoch, b, batches, loss_value, lr);
     backward(loss);
-    s.optimizer->step();
+    if (sr2_of(s)) {
+      sr2_step(s, x, y, loss_value);  // SR2 re-evaluates this minibatch (trainer_sr2.cpp)
+    } else {
+      s.optimizer->step();
+    }
 
     const std::int64_t n = x.size(0);
     {

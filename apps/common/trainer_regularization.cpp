@@ -131,6 +131,9 @@ void build_optimizer(TrainSession& s) {
   s.lambda_schedule = prox::LambdaSchedule::parse(c.lambda_schedule);
   const std::vector<std::string> reg_names = regularized_names(s);
   s.regularized = std::set<std::string>(reg_names.begin(), reg_names.end());
+  // PathProx and its weight-decay baseline (trainer_pathprox.cpp).
+  if (c.optimizer == "pathprox") return build_pathprox_optimizer(s);
+  if (build_wd_baseline_optimizer(s)) return;
   if (!is_proximal_method(c.optimizer)) {
     std::vector<optim::ParamGroup> groups(1);
     for (auto& [name, p] : s.model->named_parameters()) {
@@ -153,7 +156,8 @@ void build_optimizer(TrainSession& s) {
   std::vector<optim::ParamGroup> groups;
   if (!reg_group.params.empty()) groups.push_back(std::move(reg_group));
   if (!other_group.params.empty()) groups.push_back(std::move(other_group));
-  auto opt = prox::make_prox_optimizer(c.optimizer, std::move(groups), prox_config(c));
+  auto opt = c.optimizer == "sr2" ? make_sr2_optimizer(s, std::move(groups))  // trainer_sr2.cpp
+                                  : prox::make_prox_optimizer(c.optimizer, std::move(groups), prox_config(c));
   s.prox = opt.get();
   s.optimizer = std::move(opt);
 }
@@ -197,6 +201,8 @@ void add_regularization_metrics(TrainSession& s, EpochMetrics& m) {
     m.extra.emplace_back("binary_fraction", sparsity.regularized.binary_fraction());
     m.extra.emplace_back("binarized_test_acc", binarized_test_accuracy(s));
   }
+  add_pathprox_metrics(s, m);  // PathProx runs and their sgd baseline: path-norm columns
+  add_sr2_metrics(s, m);       // SR2 runs: sigma, accepted, rejected, xi, stationarity
   const fs::path dir(s.run_dir);
   const auto rows = prox::tensor_table(params, s.regularized);
   write_epoch_rows((dir / "layers.csv").string(), prox::tensor_table_csv_header(),

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -19,6 +20,7 @@
 #include "proxima/optim/optimizer.h"
 #include "proxima/optim/prox/lambda_schedule.h"
 #include "proxima/optim/prox/prox_optimizer.h"
+#include "proxima/optim/prox/sr2.h"
 #include "proxima/optim/schedule.h"
 
 namespace px::apps {
@@ -64,6 +66,30 @@ void maybe_freeze(TrainSession& s, std::int64_t epochs_done);
 // After evaluation: metrics.csv's regularisation columns, the hard-binarised accuracy of binary
 // runs, layers.csv and thresholds.csv.
 void add_regularization_metrics(TrainSession& s, EpochMetrics& m);
+
+// PathProx (trainer_pathprox.cpp; docs/pathprox.md). homogeneous_units_of: the model's units, or
+// nullopt when it has none. build_pathprox_optimizer: --optimizer pathprox on the units (ValueError
+// naming the model and why when it cannot be grouped). build_wd_baseline_optimizer: for sgd on a
+// model with units, the baseline's groups (weights decayed, biases not); false (nothing built)
+// otherwise. add_pathprox_metrics: for pathprox runs and that baseline with --weight-decay > 0,
+// the columns active_units, path_norm, wd_objective, l2_objective and their "objective".
+std::optional<nn::HomogeneousUnits> homogeneous_units_of(const TrainSession& s);
+void build_pathprox_optimizer(TrainSession& s);
+bool build_wd_baseline_optimizer(TrainSession& s);
+void add_pathprox_metrics(TrainSession& s, EpochMetrics& m);
+
+// SR2 (trainer_sr2.cpp; docs/sr2.md). sr2_of: the optimizer when it is SR2, else nullptr.
+// make_sr2_optimizer: SR2 on the groups from --sigma0, --sr2-*, --momentum (its beta).
+// sr2_step: after the trainer's forward and backward on (x, y), SR2's step with a closure that
+// re-evaluates (x, y) with BatchNorm's running statistics frozen; on the first step without
+// --sigma0, sigma0 = |top Hessian eigenvalue| of this minibatch (power iteration).
+// add_sr2_metrics: metrics.csv's sigma, accepted, rejected, xi, stationarity (the lr column
+// becomes 1/sigma), then resets the epoch counters.
+optim::prox::SR2* sr2_of(const TrainSession& s);
+std::unique_ptr<optim::prox::ProxOptimizer> make_sr2_optimizer(const TrainSession& s,
+                                                               std::vector<optim::ParamGroup> groups);
+void sr2_step(TrainSession& s, const Tensor& x, const Tensor& y, double loss_value);
+void add_sr2_metrics(TrainSession& s, EpochMetrics& m);
 
 nlohmann::json metrics_to_json(const EpochMetrics& m);
 EpochMetrics metrics_from_json(const nlohmann::json& j);

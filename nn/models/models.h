@@ -19,8 +19,9 @@ struct ModelSpec {
 };
 
 // Names: mlp (in_channels*image_size^2 -> 1000 -> classes) or "mlp:W1,W2,..." (hidden widths),
-// lenet5, vgg11, vgg13, vgg16, vgg19, resnet20, resnet32, resnet44, resnet56, resnet110,
-// resnet18, resnet34. Unknown names throw px::ValueError listing model_names(); a spec a model
+// mlp-factorized or "mlp-factorized:H" (PathProx's factorised MLP, hidden H = 400 by default),
+// lenet5, vgg11, vgg13, vgg16, vgg19, vgg11-nobn ... vgg19-nobn (no BatchNorm, PathProx's VGG),
+// resnet20, resnet32, resnet44, resnet56, resnet110, resnet18, resnet34. Unknown names throw px::ValueError listing model_names(); a spec a model
 // cannot take (e.g. vgg or resnet18 on images that are not 32x32) throws px::ValueError.
 std::shared_ptr<Module> make_model(const std::string& name, const ModelSpec& spec, Generator& gen = default_generator());
 std::vector<std::string> model_names();
@@ -38,5 +39,13 @@ std::shared_ptr<Module> make_vgg(std::int64_t depth, const ModelSpec& spec, Gene
 std::shared_ptr<Module> make_lenet5(const ModelSpec& spec, Generator& gen);
 // Sequential(Flatten, Linear, ReLU, ..., Linear): keys "1.weight", "1.bias", "3.weight", ...
 std::shared_ptr<Module> make_mlp(const std::vector<std::int64_t>& hidden, const ModelSpec& spec, Generator& gen);
+// PathProx (ALGORITHMS.md §6.3): Sequential(Flatten, L1, ReLU, L2, L3, ReLU, L4, L5, ReLU, fc), all
+// hidden widths `hidden`; homogeneous units (L1, L2), (L3, L4), (L5, fc).
+std::shared_ptr<Module> make_mlp_factorized(std::int64_t hidden, const ModelSpec& spec, Generator& gen);
+// VGG11/13/16/19 without BatchNorm (PathProx's CIFAR VGG): conv + bias + ReLU, max-pools between
+// blocks, AvgPool2d(2) and fc 512 -> classes; Kaiming-normal (fan_in) weights, zero biases; keys
+// features.N.*, classifier.*. Declares its homogeneous units: conv pairs inside each block, an
+// unpaired conv and the classifier are "other" layers. 32x32 images.
+std::shared_ptr<Module> make_vgg_nobn(std::int64_t depth, const ModelSpec& spec, Generator& gen);
 
 }  // namespace px::nn

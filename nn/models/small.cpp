@@ -1,4 +1,4 @@
-// Small models: the MLP (a Sequential) and LeNet-5.
+// Small models: the MLPs (Sequentials: the plain and PathProx's factorised one) and LeNet-5.
 #include "proxima/autograd/functions.h"
 #include "proxima/nn/layers.h"
 #include "proxima/nn/layers_simple.h"
@@ -18,6 +18,26 @@ std::shared_ptr<Module> make_mlp(const std::vector<std::int64_t>& hidden, const 
     width = h;
   }
   net->push_back(std::make_shared<Linear>(LinearOptions{.in_features = width, .out_features = spec.num_classes}, gen));
+  return net;
+}
+
+// PathProx's factorised MLP (ALGORITHMS.md §6.3): Flatten, L1, ReLU, L2, L3, ReLU, L4, L5, ReLU, fc;
+// L2 and L4 are linear (no activation). Keys "1.weight" (L1), "3.*" (L2), "4.*" (L3), "6.*" (L4),
+// "7.*" (L5), "9.*" (fc). require_homogeneous_units pairs them as (L1, L2), (L3, L4), (L5, fc).
+std::shared_ptr<Module> make_mlp_factorized(std::int64_t hidden, const ModelSpec& spec, Generator& gen) {
+  PX_CHECK(hidden > 0, ValueError, "make_mlp_factorized: the hidden width must be positive, got ", hidden);
+  auto net = std::make_shared<Sequential>();
+  net->push_back(std::make_shared<Flatten>());
+  std::int64_t width = spec.in_channels * spec.image_size * spec.image_size;
+  auto linear = [&](std::int64_t out) {
+    net->push_back(std::make_shared<Linear>(LinearOptions{.in_features = width, .out_features = out}, gen));
+    width = out;
+  };
+  for (int pair = 0; pair < 3; ++pair) {
+    linear(hidden);  // L1, L3, L5
+    net->push_back(std::make_shared<ReLU>());
+    linear(pair < 2 ? hidden : spec.num_classes);  // L2, L4 (linear), fc
+  }
   return net;
 }
 

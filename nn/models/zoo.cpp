@@ -17,7 +17,7 @@ void check_spec(const ModelSpec& spec) {
 std::string known_names() {
   std::string out;
   for (const auto& n : model_names()) out += (out.empty() ? "" : ", ") + n;
-  return out + ", mlp:W1,W2,...";
+  return out + ", mlp:W1,W2,..., mlp-factorized:H";
 }
 
 // "512,256" -> {512, 256}; throws on anything but positive integers separated by commas.
@@ -41,14 +41,24 @@ std::vector<std::int64_t> parse_widths(const std::string& name, const std::strin
 
 std::vector<std::string> model_names() {
   return {"mlp",      "lenet5",   "vgg11",    "vgg13",     "vgg16",    "vgg19",   "resnet20",
-          "resnet32", "resnet44", "resnet56", "resnet110", "resnet18", "resnet34"};
+          "resnet32", "resnet44", "resnet56", "resnet110", "resnet18", "resnet34",
+          // PathProx's models (ALGORITHMS.md §6.3)
+          "mlp-factorized", "vgg11-nobn", "vgg13-nobn", "vgg16-nobn", "vgg19-nobn"};
 }
 
 std::shared_ptr<Module> make_model(const std::string& name, const ModelSpec& spec, Generator& gen) {
   check_spec(spec);
   if (name == "mlp") return make_mlp({1000}, spec, gen);
   if (name.rfind("mlp:", 0) == 0) return make_mlp(parse_widths(name, name.substr(4)), spec, gen);
+  if (name == "mlp-factorized") return make_mlp_factorized(400, spec, gen);
+  if (name.rfind("mlp-factorized:", 0) == 0) {
+    const auto widths = parse_widths(name, name.substr(15));
+    PX_CHECK(widths.size() == 1, ValueError, "make_model: \"", name, "\" must give one hidden width, mlp-factorized:H");
+    return make_mlp_factorized(widths[0], spec, gen);
+  }
   if (name == "lenet5") return make_lenet5(spec, gen);
+  for (std::int64_t depth : {11, 13, 16, 19})
+    if (name == "vgg" + std::to_string(depth) + "-nobn") return make_vgg_nobn(depth, spec, gen);
   for (std::int64_t depth : {11, 13, 16, 19})
     if (name == "vgg" + std::to_string(depth)) return make_vgg(depth, spec, gen);
   for (std::int64_t depth : {20, 32, 44, 56, 110})

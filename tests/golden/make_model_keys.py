@@ -142,6 +142,41 @@ class VGG(nn.Module):
         return self.classifier(self.features(x).view(x.size(0), -1))
 
 
+# ---- PathProx (Yang et al. 2022): VGG without BatchNorm, the factorised MLP ----
+VGG_NOBN_BLOCKS = {
+    'vgg11': [[64], [128], [256, 256], [512, 512], [512, 512]],
+    'vgg13': [[64, 64], [128, 128], [256, 256], [512, 512], [512, 512]],
+    'vgg16': [[64, 64], [128, 128], [256] * 3, [512] * 3, [512] * 3],
+    'vgg19': [[64, 64], [128, 128], [256] * 4, [512] * 4, [512] * 4],
+}
+
+
+class VGGNoBN(nn.Module):
+    """Conv(bias) + ReLU per width; MaxPool2d(2) after blocks 1-4, AvgPool2d(2) after block 5."""
+
+    def __init__(self, name, in_channels=3, num_classes=10):
+        super().__init__()
+        layers, c = [], in_channels
+        blocks = VGG_NOBN_BLOCKS[name]
+        for b, widths in enumerate(blocks):
+            for w in widths:
+                layers += [nn.Conv2d(c, w, 3, padding=1), nn.ReLU(inplace=True)]
+                c = w
+            layers.append(nn.MaxPool2d(2, 2) if b + 1 < len(blocks) else nn.AvgPool2d(2))
+        self.features = nn.Sequential(*layers)
+        self.classifier = nn.Linear(512, num_classes)
+
+    def forward(self, x):
+        return self.classifier(self.features(x).view(x.size(0), -1))
+
+
+def mlp_factorized(in_features, hidden, num_classes):
+    """L1 ReLU L2 | L3 ReLU L4 | L5 ReLU fc (L2, L4 linear)."""
+    return nn.Sequential(nn.Flatten(), nn.Linear(in_features, hidden), nn.ReLU(), nn.Linear(hidden, hidden),
+                         nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, hidden),
+                         nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, num_classes))
+
+
 class LeNet5(nn.Module):
     def __init__(self, in_channels=3, image_size=32, num_classes=10):
         super().__init__()
@@ -184,6 +219,9 @@ def zoo():
     out.append(('resnet20', (1, 32, 100), CifarResNet(3, in_channels=1, num_classes=100)))
     out.append(('vgg11', (1, 32, 100), VGG('vgg11', in_channels=1, num_classes=100)))
     out.append(('resnet18', (1, 32, 100), ResNet([2, 2, 2, 2], in_channels=1, num_classes=100)))
+    out.append(('mlp-factorized', (1, 28, 10), mlp_factorized(784, 400, 10)))
+    for name in ('vgg11', 'vgg13', 'vgg16', 'vgg19'):
+        out.append((name + '-nobn', (3, 32, 10), VGGNoBN(name, **cifar)))
     return out
 
 

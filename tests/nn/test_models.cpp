@@ -5,6 +5,7 @@
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <tuple>
 
 #include "nn_helpers.h"
 #include "proxima/autograd/gradcheck.h"
@@ -264,4 +265,83 @@ TEST_CASE("forward outputs equal PyTorch's on deterministically filled models, e
     ++cases;
   }
   CHECK(cases == 10);
+}
+
+// ---- PathProx's models (ALGORITHMS.md §6.3) and their homogeneous units ----
+
+TEST_CASE("mlp-factorized: L1 ReLU L2 | L3 ReLU L4 | L5 ReLU fc equals a plain reference, units (L1,L2),(L3,L4),(L5,fc)") {
+  Generator gen(5);
+  auto model = make_model("mlp-factorized:6", {.in_channels = 2, .image_size = 2, .num_classes = 3}, gen);
+  model->to(DType::float64);
+  const HomogeneousUnits u = require_homogeneous_units(*model, "mlp-factorized:6");
+  REQUIRE(u.groups.size() == 3);
+  CHECK(u.others.empty());
+  const std::vector<std::pair<std::string, std::string>> pairs = {{"1.weight", "3.weight"}, {"4.weight", "6.weight"},
+                                                                  {"7.weight", "9.weight"}};
+  for (std::size_t g = 0; g < 3; ++g) {
+    CHECK(u.groups[g].w.weight_name == pairs[g].first);
+    CHECK(u.groups[g].v.weight_name == pairs[g].second);
+    CHECK(u.groups[g].units() == 6);
+  }
+  CHECK(u.total_units() == 18);
+  // Reference: y = W x + b per layer, ReLU after L1, L3, L5 only.
+  std::vector<std::vector<double>> w, b;
+  for (auto& [name, t] : model->named_parameters()) (t.dim() == 2 ? w : b).push_back(nnt::host(t));
+  const Tensor x = nnt::random({2, 2, 2, 2}, 6, DType::float64);
+  const auto xs = nnt::host(x);
+  NoGradGuard no_grad;
+  const auto y = nnt::host((*model)(x));
+  for (std::int64_t n = 0; n < 2; ++n) {
+    std::vector<double> h(xs.begin() + n * 8, xs.begin() + (n + 1) * 8);
+    for (std::size_t l = 0; l < 6; ++l) {
+      const std::size_t out = b[l].size(), in = h.size();
+      std::vector<double> next(out);
+      for (std::size_t o = 0; o < out; ++o) {
+        next[o] = b[l][o];
+        for (std::size_t i = 0; i < in; ++i) next[o] += w[l][o * in + i] * h[i];
+        if (l % 2 == 0) next[o] = std::max(0.0, next[o]);
+      }
+      h = next;
+    }
+    for (std::size_t c = 0; c < 3; ++c) CHECK(y[n * 3 + c] == doctest::Approx(h[c]).epsilon(1e-12));
+  }
+  CHECK(make_model("mlp-factorized", {})->parameter_count() == 3072 * 400 + 400 + 4 * (400 * 400 + 400) + 4010);
+  CHECK_THROWS_AS(make_model("mlp-factorized:4,5", {}), ValueError);
+  CHECK_THROWS_AS(make_model("mlp-factorized:0", {}), ValueError);
+}
+
+TEST_CASE("vggNN-nobn: no BatchNorm, Kaiming-normal weights, zero biases, units = conv pairs inside blocks") {
+  // (depth, groups, other convs): vgg11 blocks 1,1,2,2,2; vgg16 2,2,3,3,3; vgg13 / vgg19 all even.
+  const std::vector<std::tuple<int, std::size_t, std::size_t>> expected = {{11, 3, 2}, {13, 5, 0}, {16, 5, 3}, {19, 8, 0}};
+  for (const auto& [depth, groups, other_convs] : expected) {
+    const std::string name = "vgg" + std::to_string(depth) + "-nobn";
+    INFO(name);
+    Generator gen(7);
+    auto model = make_model(name, {}, gen);
+    for (auto& [key, m] : model->named_modules()) CHECK(m->name().find("BatchNorm") == std::string::npos);
+    const HomogeneousUnits u = require_homogeneous_units(*model, name);
+    CHECK(u.groups.size() == groups);
+    REQUIRE(u.others.size() == other_convs + 1);
+    CHECK(u.others.back().layer.weight_name == "classifier.weight");
+    CHECK(u.others.back().groups_before == static_cast<std::int64_t>(groups));
+    for (const auto& g : u.groups) {
+      CHECK(g.w.weight.dim() == 4);
+      CHECK(g.v.weight.size(1) == g.w.weight.size(0));
+      // the pair is consecutive: V's index is W's + 2 (conv, ReLU, conv)
+      const auto index = [](const std::string& n) { return std::stoi(n.substr(9, n.find('.', 9) - 9)); };
+      CHECK(index(g.v.weight_name) == index(g.w.weight_name) + 2);
+    }
+    for (auto& [key, t] : model->named_parameters()) {
+      const auto v = nnt::host(t);
+      if (t.dim() == 1) {
+        for (double x : v) CHECK(x == 0.0);
+      } else if (key == "features.0.weight" || key == "classifier.weight") {
+        double sq = 0;
+        for (double x : v) sq += x * x;
+        const double fan_in = static_cast<double>(t.numel() / t.size(0));
+        CHECK(std::sqrt(sq / v.size()) == doctest::Approx(std::sqrt(2.0 / fan_in)).epsilon(0.2));
+      }
+    }
+  }
+  CHECK_THROWS_AS(make_model("vgg11-nobn", {.image_size = 28}), ValueError);
 }

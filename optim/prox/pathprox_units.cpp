@@ -1,0 +1,179 @@
+// PathProx's per-unit operations: path norms, active units, the layer-wise balance and the prox
+// (normalise w_k, group soft threshold of v_k), on CPU float32/float64 tensors.
+#include <cmath>
+#include <vector>
+
+#include "proxima/core/error.h"
+#include "proxima/optim/cpu_loop.h"
+#include "proxima/optim/prox/group_prox.h"
+#include "proxima/optim/prox/pathprox.h"
+
+namespace px::optim::prox {
+namespace {
+
+using nn::HomogeneousGroup;
+using nn::HomogeneousUnits;
+
+void check_cpu(const Tensor& t, const std::string& name) {
+  PX_CHECK(t.device().is_cpu(), DeviceError, "pathprox on ", t.device().str(), " (", name,
+           ") is not implemented yet");
+  PX_CHECK(t.is_contiguous(), ValueError, "pathprox: ", name, " must be contiguous (it is updated in place)");
+}
+
+// Calls f(k, z) for every unit slice k of t (rows: t[k, ...]; columns: t[:, k, ...]), z the slice's
+// values in double; when `write`, z is written back afterwards.
+template <class F>
+void for_each_unit(const Tensor& t, const std::string& name, Grouping grouping, bool write, F&& f) {
+  check_cpu(t, name);
+  const GroupLayout l = group_layout(t.shape(), grouping);
+  cpu::dispatch_float(t.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    T* x = t.data<T>();
+    std::vector<double> z(static_cast<std::size_t>(l.outer * l.inner));
+    for (std::int64_t k = 0; k < l.groups; ++k) {
+      std::size_t n = 0;
+      for (std::int64_t o = 0; o < l.outer; ++o)
+        for (std::int64_t j = 0; j < l.inner; ++j) z[n++] = double(x[(o * l.groups + k) * l.inner + j]);
+      f(k, z);
+      if (!write) continue;
+      n = 0;
+      for (std::int64_t o = 0; o < l.outer; ++o)
+        for (std::int64_t j = 0; j < l.inner; ++j) x[(o * l.groups + k) * l.inner + j] = T(z[n++]);
+    }
+  });
+}
+
+std::vector<double> unit_norms(const Tensor& t, const std::string& name, Grouping grouping) {
+  std::vector<double> norms;
+  for_each_unit(t, name, grouping, false, [&](std::int64_t, const std::vector<double>& z) {
+    norms.push_back(block_norm(z.data(), static_cast<std::int64_t>(z.size())));
+  });
+  return norms;
+}
+
+std::vector<double> w_norms(const HomogeneousGroup& g) { return unit_norms(g.w.weight, g.w.weight_name, Grouping::rows); }
+std::vector<double> v_norms(const HomogeneousGroup& g) { return unit_norms(g.v.weight, g.v.weight_name, Grouping::columns); }
+
+double group_path_norm(const HomogeneousGroup& g) {
+  const auto w = w_norms(g), v = v_norms(g);
+  double p = 0;
+  for (std::size_t k = 0; k < w.size(); ++k) p += w[k] * v[k];
+  return p;
+}
+
+// t <- s t (undefined t: nothing, a layer without a bias).
+void scale_(const Tensor& t, const std::string& name, double s) {
+  if (!t.defined() || s == 1.0) return;
+  check_cpu(t, name);
+  cpu::dispatch_float(t.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    T* x = t.data<T>();
+    for (std::int64_t i = 0; i < t.numel(); ++i) x[i] = T(double(x[i]) * s);
+  });
+}
+
+double sq_norm(const Tensor& t, const std::string& name) {
+  double sum = 0;
+  for_each_unit(t, name, Grouping::whole, false, [&](std::int64_t, const std::vector<double>& z) {
+    const double n = block_norm(z.data(), static_cast<std::int64_t>(z.size()));
+    sum += n * n;
+  });
+  return sum;
+}
+
+}  // namespace
+
+std::vector<double> group_path_norms(const HomogeneousUnits& units) {
+  std::vector<double> p;
+  for (const auto& g : units.groups) p.push_back(group_path_norm(g));
+  return p;
+}
+
+double path_norm(const HomogeneousUnits& units) {
+  double total = 0;
+  for (double p : group_path_norms(units)) total += p;
+  return total;
+}
+
+double other_weights_sq_norm(const HomogeneousUnits& units) {
+  double total = 0;
+  for (const auto& o : units.others) total += sq_norm(o.layer.weight, o.layer.weight_name);
+  return total;
+}
+
+double all_weights_sq_norm(const HomogeneousUnits& units) {
+  double total = other_weights_sq_norm(units);
+  for (const auto& g : units.groups) total += sq_norm(g.w.weight, g.w.weight_name) + sq_norm(g.v.weight, g.v.weight_name);
+  return total;
+}
+
+ActiveUnits active_units(const HomogeneousUnits& units) {
+  ActiveUnits a;
+  for (const auto& g : units.groups) {
+    const auto w = w_norms(g), v = v_norms(g);
+    for (std::size_t k = 0; k < w.size(); ++k) a.active += w[k] * v[k] > 0 ? 1 : 0;
+    a.total += static_cast<std::int64_t>(w.size());
+  }
+  return a;
+}
+
+BalanceResult layerwise_balance(const HomogeneousUnits& units) {
+  BalanceResult r;
+  r.path_norms = group_path_norms(units);
+  const std::size_t n = r.path_norms.size();
+  double log_sum = 0;
+  bool dead = false;
+  for (double p : r.path_norms) {
+    dead = dead || !(p > kDeadPathNorm) || !std::isfinite(p);
+    log_sum += std::log(p);
+  }
+  if (n < 2 || dead) return r;
+  r.geometric_mean = std::exp(log_sum / static_cast<double>(n));
+  std::vector<double> p = r.path_norms;
+  for (std::size_t g = 0; g + 1 < n; ++g) {
+    const double s = r.geometric_mean / p[g];
+    const HomogeneousGroup& cur = units.groups[g];
+    const HomogeneousGroup& next = units.groups[g + 1];
+    // V(g)'s outputs are scaled by s: so is every bias up to V(g+1), which absorbs 1 / s.
+    scale_(cur.v.weight, cur.v.weight_name, s);
+    scale_(cur.v.bias, cur.v.bias_name, s);
+    for (const auto& o : units.others) {
+      if (o.groups_before == static_cast<std::int64_t>(g) + 1) scale_(o.layer.bias, o.layer.bias_name, s);
+    }
+    scale_(next.w.bias, next.w.bias_name, s);
+    scale_(next.v.weight, next.v.weight_name, 1.0 / s);
+    p[g] *= s;
+    p[g + 1] /= s;
+    r.scales.push_back(s);
+  }
+  r.last_scale = r.geometric_mean / p[n - 1];
+  r.applied = true;
+  return r;
+}
+
+void pathprox_prox(const HomogeneousUnits& units, double tau) {
+  PX_CHECK(std::isfinite(tau) && tau >= 0, ValueError, "pathprox: the threshold tau = lambda * lr must be >= 0, got ",
+           tau);
+  for (const auto& g : units.groups) {
+    std::vector<double> factors;  // 1 / ||w_k||, 1 for w_k = 0
+    for_each_unit(g.w.weight, g.w.weight_name, Grouping::rows, true, [&](std::int64_t, std::vector<double>& z) {
+      const double norm = block_norm(z.data(), static_cast<std::int64_t>(z.size()));
+      const double f = norm > 0 && std::isfinite(norm) ? 1.0 / norm : 1.0;
+      for (double& x : z) x *= f;
+      factors.push_back(f);
+    });
+    if (g.w.has_bias()) {  // b_k is divided by the same ||w_k||
+      check_cpu(g.w.bias, g.w.bias_name);
+      cpu::dispatch_float(g.w.bias.dtype(), [&](auto tag) {
+        using T = decltype(tag);
+        T* b = g.w.bias.data<T>();
+        for (std::size_t k = 0; k < factors.size(); ++k) b[k] = T(double(b[k]) * factors[k]);
+      });
+    }
+    for_each_unit(g.v.weight, g.v.weight_name, Grouping::columns, true, [&](std::int64_t, std::vector<double>& z) {
+      block_prox(z.data(), nullptr, tau, static_cast<std::int64_t>(z.size()));
+    });
+  }
+}
+
+}  // namespace px::optim::prox
