@@ -25,22 +25,27 @@ std::vector<StateEntrySpec> SGD::state_spec() const {
   return {{"momentum_buffer", StateKind::per_coordinate}};
 }
 
-void SGD::update(const ParamGroup& group, const Tensor& param, const Tensor& grad, ParamState& state) {
-  const bool use_momentum = options_.momentum != 0;
-  const bool first = use_momentum && state.empty();
-  if (first) init_state(state, param);
+void sgd_update_tensor(const Tensor& param, const Tensor& grad, Tensor* momentum_buffer, double lr,
+                       double weight_decay, const SgdOptions& o, bool first) {
   cpu::dispatch_float(param.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    const auto c = rules::make_sgd_coefficients<T>(group.lr, options_.momentum, options_.dampening,
-                                                   group.weight_decay, options_.nesterov, first);
+    const auto c = rules::make_sgd_coefficients<T>(lr, o.momentum, o.dampening, weight_decay, o.nesterov, first);
     T* p = param.data<T>();
     const T* g = grad.data<T>();
-    T* buf = use_momentum ? state.at("momentum_buffer").data<T>() : nullptr;
+    T* buf = momentum_buffer ? momentum_buffer->data<T>() : nullptr;
     cpu::for_each_coordinate(param.numel(), [&](std::int64_t i) {
       T unused = 0;
       rules::sgd_update(p[i], g[i], buf ? buf[i] : unused, c);
     });
   });
+}
+
+void SGD::update(const ParamGroup& group, const Tensor& param, const Tensor& grad, ParamState& state) {
+  const bool use_momentum = options_.momentum != 0;
+  const bool first = use_momentum && state.empty();
+  if (first) init_state(state, param);
+  sgd_update_tensor(param, grad, use_momentum ? &state.at("momentum_buffer") : nullptr, group.lr,
+                    group.weight_decay, options_, first);
 }
 
 }  // namespace px::optim

@@ -18,6 +18,12 @@ struct SgdOptions {
   double weight_decay = 0;  // >= 0 (L2 term added to the gradient)
 };
 
+// One SGD update (PyTorch's rule, rules::sgd_update) of a contiguous CPU tensor with the group's lr
+// and weight_decay and the options' momentum, dampening and nesterov; momentum_buffer is null
+// without momentum, and `first` marks its first step. SGD::update and PathProx's SGD half.
+void sgd_update_tensor(const Tensor& param, const Tensor& grad, Tensor* momentum_buffer, double lr,
+                       double weight_decay, const SgdOptions& options, bool first);
+
 class SGD : public Optimizer {
  public:
   // Groups that leave lr / weight_decay unset take the options' values.

@@ -1,11 +1,10 @@
-// PathProx: parameter groups, the SGD part of the step (rules::sgd_update), then balance and prox.
+// PathProx: parameter groups, the SGD part of the step (sgd_update_tensor), then balance and prox.
 #include "proxima/optim/prox/pathprox.h"
 
 #include <cmath>
 #include <set>
 
-#include "proxima/optim/cpu_loop.h"
-#include "proxima/optim/update_rules.h"
+#include "proxima/optim/sgd.h"
 
 namespace px::optim::prox {
 namespace {
@@ -62,18 +61,9 @@ void PathProx::update(const ParamGroup& group, const Tensor& param, const Tensor
   const bool use_momentum = options_.momentum != 0;
   const bool first = use_momentum && state.empty();
   if (first) init_state(state, param);
-  cpu::dispatch_float(param.dtype(), [&](auto tag) {
-    using T = decltype(tag);
-    const auto c = rules::make_sgd_coefficients<T>(group.lr, options_.momentum, options_.dampening,
-                                                   group.weight_decay, options_.nesterov, first);
-    T* p = param.data<T>();
-    const T* g = grad.data<T>();
-    T* buf = use_momentum ? state.at("momentum_buffer").data<T>() : nullptr;
-    cpu::for_each_coordinate(param.numel(), [&](std::int64_t i) {
-      T unused = 0;
-      rules::sgd_update(p[i], g[i], buf ? buf[i] : unused, c);
-    });
-  });
+  const SgdOptions sgd{.momentum = options_.momentum, .dampening = options_.dampening, .nesterov = options_.nesterov};
+  sgd_update_tensor(param, grad, use_momentum ? &state.at("momentum_buffer") : nullptr, group.lr,
+                    group.weight_decay, sgd, first);
 }
 
 void PathProx::step() {

@@ -11,8 +11,12 @@
 #include "proxima/core/backend.h"
 #include "proxima/core/cpu/cpu_conv_plan.h"
 #include "proxima/core/ops.h"
+#include "core/conv_test_util.h"
 
 namespace {
+
+using px::test::check_close;
+using px::test::values_of;
 
 using px::Conv2dParams;
 using px::Shape;
@@ -83,22 +87,6 @@ void for_each_term(const BlockedCase& cc, F f) {
 template <class T>
 Tensor make(const std::vector<double>& v, const Shape& shape) {
   return px::from_vector(std::vector<T>(v.begin(), v.end()), shape);
-}
-
-template <class T>
-std::vector<double> values_of(const Tensor& t) {
-  std::vector<T> v = t.contiguous().to_vector<T>();
-  return {v.begin(), v.end()};
-}
-
-void check_close(const std::vector<double>& got, const std::vector<double>& want, double tol, const std::string& what) {
-  REQUIRE(got.size() == want.size());
-  for (std::size_t i = 0; i < got.size(); ++i) {
-    if (std::abs(got[i] - want[i]) > tol * (1 + std::abs(want[i]))) {
-      FAIL_CHECK(what << ": element " << i << " is " << got[i] << ", expected " << want[i]);
-      return;
-    }
-  }
 }
 
 // Restores the thread count when a test leaves.

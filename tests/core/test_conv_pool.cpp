@@ -10,9 +10,13 @@
 
 #include "proxima/core/backend.h"
 #include "proxima/core/ops.h"
+#include "core/conv_test_util.h"
 #include "proxima/core/philox.h"
 
 namespace {
+
+using px::test::check_close;
+using px::test::values_of;
 
 using px::Conv2dParams;
 using px::Pool2dParams;
@@ -40,12 +44,6 @@ Tensor make_tensor(const std::vector<double>& v, const Shape& shape) {
   return px::from_vector(std::vector<T>(v.begin(), v.end()), shape);
 }
 
-template <class T>
-std::vector<double> values_of(const Tensor& t) {
-  std::vector<T> v = t.contiguous().to_vector<T>();
-  return std::vector<double>(v.begin(), v.end());
-}
-
 double dot(const std::vector<double>& a, const std::vector<double>& b) {
   double s = 0;
   for (std::size_t i = 0; i < a.size(); ++i) s += a[i] * b[i];
@@ -55,17 +53,6 @@ double dot(const std::vector<double>& a, const std::vector<double>& b) {
 template <class T>
 double tolerance() {
   return std::is_same_v<T, float> ? 2e-4 : 1e-11;
-}
-
-// |got - want| <= tol * (1 + |want|) elementwise; reports the first mismatch.
-void check_close(const std::vector<double>& got, const std::vector<double>& want, double tol, const std::string& what) {
-  REQUIRE(got.size() == want.size());
-  for (std::size_t i = 0; i < got.size(); ++i) {
-    if (std::abs(got[i] - want[i]) > tol * (1 + std::abs(want[i]))) {
-      FAIL_CHECK(what << ": element " << i << " is " << got[i] << ", expected " << want[i]);
-      return;
-    }
-  }
 }
 
 // ---------------------------------------------------------------- convolution references
