@@ -1,5 +1,6 @@
 // train_cifar with the proximal methods: flags and their defaults, the regularisation columns of
 // metrics.csv, layers.csv, thresholds.csv, summary.json, ProxQuant's homotopy and freeze, resume.
+#include "apps/resume_check.h"
 #include "apps/synthetic_data.h"
 #include "temp_dir.h"
 #include <doctest/doctest.h>
@@ -193,31 +194,10 @@ TEST_CASE("train_cifar proxquant: homotopy lambda, freeze at the signs, hard-bin
 
 TEST_CASE("train_cifar proxgen: a resumed run equals the uninterrupted one") {
   TempDir dir("px_train_prox_resume");
-  std::FILE* null_stream = std::fopen("/dev/null", "w");
   const std::vector<std::string> flags = {"--optimizer", "proxgen", "--reg", "l12", "--lambda", "0.01",
-                                          "--lambda-schedule", "warmup:1.5"};
-  auto full_flags = flags;
-  full_flags.insert(full_flags.end(), {"--epochs", "3"});
-  (void)px::apps::run_training(from_flags(full_flags, dir.path() / "full"), hooks(null_stream));
-  TrainHooks killing = hooks(null_stream);
-  killing.after_batch = [](std::int64_t epoch, std::int64_t batch, px::nn::Module&) {
-    if (epoch == 3 && batch == 2) throw std::runtime_error("killed");
-  };
-  CHECK_THROWS_AS(px::apps::run_training(from_flags(full_flags, dir.path() / "part"), killing), std::runtime_error);
-  TrainConfig resume;
-  std::string msg;
-  REQUIRE(parse({"--resume", (dir.path() / "part").string(), "--no-progress"}, resume, msg) == -1);
-  (void)px::apps::run_training(resume, hooks(null_stream));
-  std::fclose(null_stream);
-  const auto a = px::apps::load_checkpoint((dir.path() / "full").string());
-  const auto b = px::apps::load_checkpoint((dir.path() / "part").string());
-  REQUIRE(a.model.size() == b.model.size());
-  for (std::size_t i = 0; i < a.model.size(); ++i) {
-    CAPTURE(a.model[i].first);
-    CHECK(a.model[i].second.to_vector<float>() == b.model[i].second.to_vector<float>());
-  }
-  const auto ta = px::apps::read_metrics_csv((dir.path() / "full" / "metrics.csv").string());
-  const auto tb = px::apps::read_metrics_csv((dir.path() / "part" / "metrics.csv").string());
+                                          "--lambda-schedule", "warmup:1.5", "--epochs", "3"};
+  const auto [ta, tb] = px::test_support::check_killed_run_resumes(
+      [&](const fs::path& out) { return from_flags(flags, out); }, hooks, dir.path());
   CHECK(ta.column("sparsity") == tb.column("sparsity"));
   CHECK(ta.column("lambda") == tb.column("lambda"));
 }

@@ -1,5 +1,6 @@
 // train_cifar --optimizer sr2: flags and their errors, the SR2 columns of metrics.csv and
 // summary.json, BatchNorm counted once per step, and an exact resume.
+#include "apps/resume_check.h"
 #include "apps/synthetic_data.h"
 #include "temp_dir.h"
 #include <doctest/doctest.h>
@@ -150,28 +151,9 @@ TEST_CASE("train_cifar sr2 on a BatchNorm model: running statistics advance once
 
 TEST_CASE("train_cifar sr2: a resumed run equals the uninterrupted one (sigma and B in the optimizer state)") {
   TempDir dir("px_train_sr2_resume");
-  std::FILE* null_stream = std::fopen("/dev/null", "w");
   const std::vector<std::string> flags = {"--reg", "l0", "--sr2-precond", "andrei", "--epochs", "3"};
-  (void)px::apps::run_training(from_flags(flags, dir.path() / "full"), hooks(null_stream));
-  TrainHooks killing = hooks(null_stream);
-  killing.after_batch = [](std::int64_t epoch, std::int64_t batch, px::nn::Module&) {
-    if (epoch == 3 && batch == 2) throw std::runtime_error("killed");
-  };
-  CHECK_THROWS_AS(px::apps::run_training(from_flags(flags, dir.path() / "part"), killing), std::runtime_error);
-  TrainConfig resume;
-  std::string msg;
-  REQUIRE(parse({"--resume", (dir.path() / "part").string(), "--no-progress"}, resume, msg) == -1);
-  (void)px::apps::run_training(resume, hooks(null_stream));
-  std::fclose(null_stream);
-  const auto a = px::apps::load_checkpoint((dir.path() / "full").string());
-  const auto b = px::apps::load_checkpoint((dir.path() / "part").string());
-  REQUIRE(a.model.size() == b.model.size());
-  for (std::size_t i = 0; i < a.model.size(); ++i) {
-    CAPTURE(a.model[i].first);
-    CHECK(a.model[i].second.to_vector<float>() == b.model[i].second.to_vector<float>());
-  }
-  const auto ta = px::apps::read_metrics_csv((dir.path() / "full" / "metrics.csv").string());
-  const auto tb = px::apps::read_metrics_csv((dir.path() / "part" / "metrics.csv").string());
+  const auto [ta, tb] = px::test_support::check_killed_run_resumes(
+      [&](const fs::path& out) { return from_flags(flags, out); }, hooks, dir.path());
   CHECK(ta.column("sigma") == tb.column("sigma"));
   CHECK(ta.column("accepted") == tb.column("accepted"));
   CHECK(ta.column("rejected") == tb.column("rejected"));
