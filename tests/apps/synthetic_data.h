@@ -1,8 +1,14 @@
-// A tiny in-memory image dataset for the trainer tests: a small MLP learns it in a few steps.
+// A tiny in-memory image dataset for the trainer tests (a small MLP learns it in a few steps), and the
+// flag parser and hooks the train_cifar tests share.
 #pragma once
 
 #include <cstdint>
+#include <cstdio>
+#include <string>
 #include <vector>
+
+#include "common/config.h"
+#include "common/trainer.h"
 
 #include "proxima/core/factory.h"
 #include "proxima/data/dataset.h"
@@ -11,7 +17,7 @@ namespace {
 
 // 4 classes of 3x8x8 images: class k is bright in channel k % 3 and in quadrant k, plus noise,
 // so a small MLP learns it in a few steps but not perfectly at once.
-px::data::Dataset synthetic(std::int64_t n, std::uint64_t seed) {
+[[maybe_unused]] px::data::Dataset synthetic(std::int64_t n, std::uint64_t seed) {
   px::Generator gen(seed);
   const std::vector<float> noise = px::rand({n, 3, 8, 8}, {}, &gen).to_vector<float>();
   std::vector<std::uint8_t> pixels(static_cast<std::size_t>(n * 3 * 64));
@@ -36,6 +42,22 @@ px::data::Dataset synthetic(std::int64_t n, std::uint64_t seed) {
   ds.name = "synthetic";
   ds.source = "memory";
   return ds;
+}
+
+// parse_train_args on {"train_cifar", args...}: -1 to go on, 0 after --help, 2 after a bad flag.
+[[maybe_unused]] int parse(std::vector<std::string> args, px::apps::TrainConfig& c, std::string& msg) {
+  args.insert(args.begin(), "train_cifar");
+  std::vector<const char*> argv;
+  for (const auto& a : args) argv.push_back(a.c_str());
+  return px::apps::parse_train_args(static_cast<int>(argv.size()), argv.data(), c, msg);
+}
+
+// 64 training and 32 test images of `synthetic`, output to `stream`.
+[[maybe_unused]] px::apps::TrainHooks hooks(std::FILE* stream) {
+  px::apps::TrainHooks h;
+  h.dataset = px::data::DatasetPair{synthetic(64, 1), synthetic(32, 2)};
+  h.stream = stream;
+  return h;
 }
 
 }  // namespace

@@ -25,13 +25,6 @@ using px::test_support::TempDir;
 
 namespace {
 
-int parse_args(std::vector<std::string> args, TrainConfig& c, std::string& msg) {
-  args.insert(args.begin(), "train_cifar");
-  std::vector<const char*> argv;
-  for (const auto& a : args) argv.push_back(a.c_str());
-  return px::apps::parse_train_args(static_cast<int>(argv.size()), argv.data(), c, msg);
-}
-
 // A run (2 epochs unless --epochs is given) on the synthetic 3x8x8 data; returns the run directory.
 fs::path run(const TempDir& dir, const std::vector<std::string>& flags) {
   TrainConfig c;
@@ -41,7 +34,7 @@ fs::path run(const TempDir& dir, const std::vector<std::string>& flags) {
                                   out.string()};
   if (std::find(flags.begin(), flags.end(), "--epochs") == flags.end()) all.insert(all.end(), {"--epochs", "2"});
   all.insert(all.end(), flags.begin(), flags.end());
-  REQUIRE_MESSAGE(parse_args(all, c, msg) == -1, msg);
+  REQUIRE_MESSAGE(parse(all, c, msg) == -1, msg);
   px::apps::TrainHooks hooks;
   hooks.dataset = px::data::DatasetPair{synthetic(64, 1), synthetic(32, 2)};
   std::FILE* null_stream = std::fopen("/dev/null", "w");
@@ -88,7 +81,7 @@ Norms mlp_norms(const px::nn::StateDict& model) {
 TEST_CASE("train_cifar pathprox flags: defaults lr 0.1, lambda 1e-4, no weight decay, momentum 0, constant lr") {
   TrainConfig c;
   std::string msg;
-  REQUIRE(parse_args({"--optimizer", "pathprox"}, c, msg) == -1);
+  REQUIRE(parse({"--optimizer", "pathprox"}, c, msg) == -1);
   CHECK(c.lr == 0.1);
   CHECK(c.lambda == 1e-4);
   CHECK(c.weight_decay == 0);
@@ -96,11 +89,11 @@ TEST_CASE("train_cifar pathprox flags: defaults lr 0.1, lambda 1e-4, no weight d
   CHECK(c.schedule == "constant");
   CHECK(c.reg == "none");
   TrainConfig given;
-  REQUIRE(parse_args({"--optimizer", "pathprox", "--lr", "0.3", "--lambda", "0.001", "--momentum", "0.5"}, given, msg) == -1);
+  REQUIRE(parse({"--optimizer", "pathprox", "--lr", "0.3", "--lambda", "0.001", "--momentum", "0.5"}, given, msg) == -1);
   CHECK(given.lr == 0.3);
   CHECK(given.lambda == 0.001);
   CHECK(given.momentum == 0.5);
-  REQUIRE(parse_args({"--help"}, c, msg) == 0);
+  REQUIRE(parse({"--help"}, c, msg) == 0);
   CHECK(msg.find("pathprox 1e-4") != std::string::npos);
   CHECK(msg.find("mlp-factorized") != std::string::npos);
 }
@@ -116,7 +109,7 @@ TEST_CASE("train_cifar pathprox: impossible settings exit 2 with one line naming
     CAPTURE(expected);
     TrainConfig c;
     std::string msg;
-    CHECK(parse_args(args, c, msg) == 2);
+    CHECK(parse(args, c, msg) == 2);
     CHECK(msg.find(expected) != std::string::npos);
     CHECK(msg.find('\n') == std::string::npos);
   }

@@ -24,20 +24,6 @@ using px::test_support::TempDir;
 
 namespace {
 
-int parse(std::vector<std::string> args, TrainConfig& c, std::string& msg) {
-  args.insert(args.begin(), "train_cifar");
-  std::vector<const char*> argv;
-  for (const auto& a : args) argv.push_back(a.c_str());
-  return px::apps::parse_train_args(static_cast<int>(argv.size()), argv.data(), c, msg);
-}
-
-TrainHooks hooks(std::FILE* stream) {
-  TrainHooks h;
-  h.dataset = px::data::DatasetPair{synthetic(64, 1), synthetic(32, 2)};
-  h.stream = stream;
-  return h;
-}
-
 TrainConfig from_flags(const std::vector<std::string>& flags, const fs::path& out,
                        const std::string& model = "mlp:12") {
   TrainConfig c;

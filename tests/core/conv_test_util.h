@@ -5,12 +5,23 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <cstdint>
+#include <random>
 #include <string>
 #include <vector>
 
 #include "proxima/core/tensor.h"
 
 namespace px::test {
+
+// n values uniform in [-1, 1) from std::mt19937(seed).
+inline std::vector<double> random_values(std::int64_t n, unsigned seed) {
+  std::mt19937 gen(seed);
+  std::uniform_real_distribution<double> dist(-1.0, 1.0);
+  std::vector<double> v(static_cast<std::size_t>(n));
+  for (double& x : v) x = dist(gen);
+  return v;
+}
 
 template <class T>
 std::vector<double> values_of(const Tensor& t) {

@@ -16,6 +16,7 @@
 namespace {
 
 using px::test::check_close;
+using px::test::random_values;
 using px::test::values_of;
 
 using px::Conv2dParams;
@@ -55,14 +56,6 @@ const BlockedCase kCases[] = {
     {"depthwise, one image per GEMM",
      10, 16, 8, 8, 16, 3, 3, {.pad_h = 1, .pad_w = 1, .groups = 16}, 2, true, false},
 };
-
-std::vector<double> random_values(std::int64_t n, unsigned seed) {
-  std::mt19937 gen(seed);
-  std::uniform_real_distribution<double> dist(-1.0, 1.0);
-  std::vector<double> v(static_cast<std::size_t>(n));
-  for (double& x : v) x = dist(gen);
-  return v;
-}
 
 // Calls f(x_index, w_index, out_index) for every product x * w of the convolution sum.
 template <class F>

@@ -16,20 +16,13 @@
 namespace {
 
 using px::test::check_close;
+using px::test::random_values;
 using px::test::values_of;
 
 using px::Conv2dParams;
 using px::Pool2dParams;
 using px::Shape;
 using px::Tensor;
-
-std::vector<double> random_values(std::int64_t n, unsigned seed) {
-  std::mt19937 gen(seed);
-  std::uniform_real_distribution<double> dist(-1.0, 1.0);
-  std::vector<double> v(static_cast<std::size_t>(n));
-  for (double& x : v) x = dist(gen);
-  return v;
-}
 
 // Values as T holds them (so references in double see exactly the tensor's inputs).
 template <class T>
