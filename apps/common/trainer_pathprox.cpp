@@ -10,16 +10,6 @@
 namespace px::apps {
 namespace prox = optim::prox;
 
-namespace {
-
-// The weight-decay baseline PathProx compares with: --optimizer sgd with --weight-decay > 0 on a
-// model with homogeneous units.
-bool is_wd_baseline(const TrainSession& s) {
-  return s.config.optimizer == "sgd" && s.config.weight_decay > 0 && homogeneous_units_of(s).has_value();
-}
-
-}  // namespace
-
 std::optional<nn::HomogeneousUnits> homogeneous_units_of(const TrainSession& s) {
   try {
     return nn::require_homogeneous_units(*s.model, s.config.model);
@@ -66,8 +56,14 @@ bool build_wd_baseline_optimizer(TrainSession& s) {
 
 void add_pathprox_metrics(TrainSession& s, EpochMetrics& m) {
   const auto* pathprox = dynamic_cast<const prox::PathProx*>(s.optimizer.get());
-  if (!pathprox && !is_wd_baseline(s)) return;
-  const nn::HomogeneousUnits units = pathprox ? pathprox->units() : *homogeneous_units_of(s);
+  // PathProx runs, and the weight-decay baseline it compares with: --optimizer sgd with
+  // --weight-decay > 0 on a model with homogeneous units (found once per epoch).
+  const bool baseline = !pathprox && s.config.optimizer == "sgd" && s.config.weight_decay > 0;
+  std::optional<nn::HomogeneousUnits> found;
+  if (pathprox) found = pathprox->units();
+  else if (baseline) found = homogeneous_units_of(s);
+  if (!found) return;
+  const nn::HomogeneousUnits& units = *found;
   const double lambda = pathprox ? pathprox->lambda() : s.config.weight_decay;
   const double path = prox::path_norm(units);
   const double l2_objective = m.train_loss + 0.5 * lambda * prox::all_weights_sq_norm(units);

@@ -1,10 +1,13 @@
 // A tiny in-memory image dataset for the trainer tests (a small MLP learns it in a few steps), and the
-// flag parser and hooks the train_cifar tests share.
+// flag parser, hooks and flag-error check the train_cifar tests share.
 #pragma once
+
+#include <doctest/doctest.h>
 
 #include <cstdint>
 #include <cstdio>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/config.h"
@@ -58,6 +61,19 @@ namespace {
   h.dataset = px::data::DatasetPair{synthetic(64, 1), synthetic(32, 2)};
   h.stream = stream;
   return h;
+}
+
+// Each (flags, text): parsing exits 2 with a one-line message containing text.
+[[maybe_unused]] void check_flag_errors(
+    const std::vector<std::pair<std::vector<std::string>, std::string>>& cases) {
+  for (const auto& [args, expected] : cases) {
+    CAPTURE(expected);
+    px::apps::TrainConfig c;
+    std::string msg;
+    CHECK(parse(args, c, msg) == 2);
+    CHECK(msg.find(expected) != std::string::npos);
+    CHECK(msg.find('\n') == std::string::npos);
+  }
 }
 
 }  // namespace

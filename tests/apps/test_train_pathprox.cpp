@@ -105,14 +105,7 @@ TEST_CASE("train_cifar pathprox: impossible settings exit 2 with one line naming
       {{"--optimizer", "pathprox", "--lambda-schedule", "homotopy"}, "--lambda-schedule"},
       {{"--optimizer", "pathprox", "--lambda", "-1"}, "--lambda"},
   };
-  for (const auto& [args, expected] : cases) {
-    CAPTURE(expected);
-    TrainConfig c;
-    std::string msg;
-    CHECK(parse(args, c, msg) == 2);
-    CHECK(msg.find(expected) != std::string::npos);
-    CHECK(msg.find('\n') == std::string::npos);
-  }
+  check_flag_errors(cases);
 }
 
 TEST_CASE("train_cifar pathprox refuses a model without homogeneous units: exit 2, one line naming it") {

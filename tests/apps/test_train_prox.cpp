@@ -81,14 +81,7 @@ TEST_CASE("train_cifar flags: impossible regularisation settings exit 2 naming t
       {{"--optimizer", "proxgen", "--reg", "scad", "--scad-a", "1.5"}, "--scad-a"},
       {{"--optimizer", "adam", "--lambda", "0.1"}, "--lambda"},
   };
-  for (const auto& [args, expected] : cases) {
-    CAPTURE(expected);
-    TrainConfig c;
-    std::string msg;
-    CHECK(parse(args, c, msg) == 2);
-    CHECK(msg.find(expected) != std::string::npos);
-    CHECK(msg.find('\n') == std::string::npos);
-  }
+  check_flag_errors(cases);
 }
 
 TEST_CASE("train_cifar proxgen: regularisation columns, layers.csv, thresholds.csv, summary and plots agree") {

@@ -74,14 +74,7 @@ TEST_CASE("train_cifar sr2 flags: impossible settings exit 2 with one line namin
       {{"--optimizer", "adam", "--sigma0", "3"}, "--sigma0"},
       {{"--optimizer", "proxgen", "--sr2-precond", "andrei"}, "--sr2-precond"},
   };
-  for (const auto& [args, expected] : cases) {
-    CAPTURE(expected);
-    TrainConfig c;
-    std::string msg;
-    CHECK(parse(args, c, msg) == 2);
-    CHECK(msg.find(expected) != std::string::npos);
-    CHECK(msg.find('\n') == std::string::npos);
-  }
+  check_flag_errors(cases);
 }
 
 TEST_CASE("train_cifar sr2: metrics.csv has sigma, accepted, rejected, xi, stationarity, restarts, summary has objective") {

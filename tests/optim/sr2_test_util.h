@@ -127,4 +127,12 @@ inline double reference_r(const std::string& reg, double x) {
   return 0;
 }
 
+// One parameter group of `params` with regulariser `reg` and weight `lambda`.
+inline std::vector<optim::ParamGroup> one_group(const std::vector<Tensor>& params, const std::string& reg,
+                                                double lambda) {
+  optim::ParamGroup g{.params = params};
+  g.options = {{"regularizer", reg}, {"lambda", lambda}};
+  return {g};
+}
+
 }  // namespace px::test

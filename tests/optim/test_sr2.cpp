@@ -21,12 +21,6 @@ using optim::prox::SR2;
 using optim::prox::SR2Options;
 using optim::prox::SR2StepResult;
 
-std::vector<optim::ParamGroup> one_group(const std::vector<Tensor>& params, const std::string& reg, double lambda) {
-  optim::ParamGroup g{.params = params};
-  g.options = {{"regularizer", reg}, {"lambda", lambda}};
-  return {g};
-}
-
 }  // namespace
 
 TEST_CASE("sr2: oracle 25, xi = h(x) - v's - h(x+s) >= s'Ds/2 with the exact prox, every regulariser") {

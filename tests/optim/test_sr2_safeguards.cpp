@@ -18,12 +18,6 @@ using optim::prox::SR2;
 using optim::prox::SR2Options;
 using optim::prox::SR2StepResult;
 
-std::vector<optim::ParamGroup> group_of(const std::vector<Tensor>& params, const std::string& reg, double lambda) {
-  optim::ParamGroup g{.params = params};
-  g.options = {{"regularizer", reg}, {"lambda", lambda}};
-  return {g};
-}
-
 // f(x) = c + sum_i (a_i x_i^2 / 2 + b_i x_i) over one float32 tensor, computed in double and
 // rounded once to float32: a float32 loss whose only error is its final rounding (|err| <= eps|f|/2).
 struct Float32Quadratic {
@@ -87,7 +81,7 @@ TEST_CASE("sr2: momentum against the gradient rejects forever without the restar
       CAPTURE(reg); CAPTURE(seed);
       SUBCASE("without the restarts: v is restored, every step is rejected, sigma stops at sigma_max") {
         SR2Quadratic q = make_quadratic(spread(16, 0.5, L), seed, 2.0);
-        SR2 opt(group_of(q.params, reg, lambda), {.sigma0 = sigma0, .beta = 0.9, .restart_momentum = false,
+        SR2 opt(one_group(q.params, reg, lambda), {.sigma0 = sigma0, .beta = 0.9, .restart_momentum = false,
                                                   .momentum_check = false, .sigma_max = 1e9});
         prime_against_gradient(opt, q, sigma0);
         const std::vector<double> x0 = q.x();
@@ -103,7 +97,7 @@ TEST_CASE("sr2: momentum against the gradient rejects forever without the restar
       }
       SUBCASE("with the restart on rejection: one rejection, then the pure prox-gradient step is accepted") {
         SR2Quadratic q = make_quadratic(spread(16, 0.5, L), seed, 2.0);
-        SR2 opt(group_of(q.params, reg, lambda), {.sigma0 = sigma0, .beta = 0.9, .momentum_check = false});
+        SR2 opt(one_group(q.params, reg, lambda), {.sigma0 = sigma0, .beta = 0.9, .momentum_check = false});
         prime_against_gradient(opt, q, sigma0);
         const std::vector<double> x0 = q.x(), g0 = q.gradient(x0);
         const double f0 = q.value(x0);
@@ -126,7 +120,7 @@ TEST_CASE("sr2: momentum against the gradient rejects forever without the restar
       }
       SUBCASE("with the momentum check: no rejection, the first step is the pure prox-gradient step") {
         SR2Quadratic q = make_quadratic(spread(16, 0.5, L), seed, 2.0);
-        SR2 opt(group_of(q.params, reg, lambda), {.sigma0 = sigma0, .beta = 0.9});
+        SR2 opt(one_group(q.params, reg, lambda), {.sigma0 = sigma0, .beta = 0.9});
         prime_against_gradient(opt, q, sigma0);
         const std::vector<double> x0 = q.x(), g0 = q.gradient(x0);
         const int values_before = q.value_calls;
@@ -160,7 +154,7 @@ TEST_CASE("sr2: the momentum check fires exactly when h(x) - g's - h(x+s) < eta1
       std::vector<double> x(12), v(12), g(12);
       for (std::size_t i = 0; i < 12; ++i) x[i] = normal(rng), v[i] = normal(rng), g[i] = normal(rng);
       std::vector<Tensor> params = {from_vector(x, {12})};
-      SR2 opt(group_of(params, reg, lambda), {.sigma0 = sigma, .beta = beta, .gamma3 = 1.0});
+      SR2 opt(one_group(params, reg, lambda), {.sigma0 = sigma, .beta = beta, .gamma3 = 1.0});
       opt.step([&](bool) {  // creates the state (s = 0), then v is primed
         params[0].set_grad(zeros({12}, {.dtype = DType::float64}));
         return 0.0;
@@ -197,8 +191,8 @@ TEST_CASE("sr2: with beta = 0 the momentum restarts are no-ops (bit-identical tr
     SR2Quadratic qa = make_quadratic(spread(16, -1, 6), 91, 2.0);
     SR2Quadratic qb = qa;
     for (Tensor& p : qb.params) p = p.clone();
-    SR2 a(group_of(qa.params, reg, 0.1), {.sigma0 = 0.5, .beta = 0});
-    SR2 b(group_of(qb.params, reg, 0.1),
+    SR2 a(one_group(qa.params, reg, 0.1), {.sigma0 = 0.5, .beta = 0});
+    SR2 b(one_group(qb.params, reg, 0.1),
           {.sigma0 = 0.5, .beta = 0, .restart_momentum = false, .momentum_check = false});
     for (int k = 0; k < 25; ++k) {
       const SR2StepResult ra = a.step(qa.closure()), rb = b.step(qb.closure());
