@@ -129,10 +129,4 @@ PX_HD T proxgen_gradient_half_k(T& p, T g, T& m, T& v, const ProxGenCoefficients
   return inv_d;
 }
 
-template <PreconditionerKind K, class T>
-PX_HD T proxgen_gradient_step_k(T& p, T g, T& m, T& v, const ProxGenCoefficients<T>& c) {
-  const T inv_d = proxgen_gradient_half_k<K>(p, g, m, v, c);
-  return c.metric_prox ? c.lr_lambda * inv_d : c.lr_lambda;
-}
-
 }  // namespace px::optim::prox
