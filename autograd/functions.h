@@ -119,7 +119,8 @@ Tensor avg_pool2d(const Tensor& x, const Pool2dParams& p);
 Tensor softmax(const Tensor& x, std::int64_t dim);
 Tensor log_softmax(const Tensor& x, std::int64_t dim);
 
-// ---- composites built from the functions above (functions_layers.cpp, functions_loss.cpp) ----
+// ---- composites built from the functions above (functions_layers.cpp, functions_loss.cpp;
+// batch_norm is one fused op: functions_batch_norm.cpp) ----
 // x [*, in], w [out, in] (PyTorch layout), b [out] or undefined -> [*, out].
 Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b = {});
 // Only output_size 1 (global average pooling) is supported: [N, C, H, W] -> [N, C, 1, 1].

@@ -1,24 +1,77 @@
 #!/usr/bin/env bash
-# GPU check: configures proxima with PX_CUDA=ON on a GPU machine that has CUDA, CMake and
-# ninja but no Debian packages and no network (header-only deps come from .deps/, made by
-# bench/pack_deps.sh), builds the GPU suite, runs `ctest -L gpu` and prints a dated log
-# with the device line. Writes the log to $OUT/gpu_check.log when $OUT is set.
-# Usage: bench/gpu_check.sh [build-dir]      (default <repo>/build-gpu)
+# GPU check and benchmark, one call on a GPU machine: builds proxima with PX_CUDA=ON (or takes
+# binaries prebuilt elsewhere), runs the GPU test suite, then the training-step benchmark against
+# PyTorch (bench/gpu_vs_torch.py: gpu_bench and torch_gpu_bench.py interleaved, one table) and the
+# optimizer-step benchmark (gpu_optim_bench), and writes ONE dated log with the device line:
+# $OUT/<UTC date>-gpu-check.log when $OUT is set, else bench/results/<UTC date>-gpu-check.log.
+#
+# PREBUILT MODE (how the lead runs it; nothing is compiled on the GPU machine):
+#   1. here:  bench/gpu_check.sh --pack build-g0
+#             (builds test_cuda, gpu_bench, gpu_optim_bench in build-g0 with -j2 and strips them
+#             into build-g0/gpu-bin/, about 25 MB; build-g0 must be configured with -DPX_CUDA=ON)
+#   2. run(command="bench/gpu_check.sh --prebuilt build-g0/gpu-bin", carry=["build-g0/gpu-bin"],
+#          timeout_s=600)
+#      (the log comes back in $OUT; copy it to bench/results/. Quicker variants:
+#       --tests 'cuda parity*' to run some tests, --no-bench, --no-tests, --rounds 1)
+# BUILD MODE (a GPU machine with CUDA, CMake, ninja, and header-only deps in .deps/ from
+# bench/pack_deps.sh): bench/gpu_check.sh [build-dir]   (default <repo>/build-gpu). Note: the
+# configure step also needs nlohmann-json, zlib and stb, which pack_deps.sh does not carry yet.
+# Tested here in prebuilt mode only (2026-11-22, H100).
+#
+# Options: --pack BUILD | --prebuilt DIR | --tests PATTERN (doctest -tc filter) | --no-tests |
+#          --no-bench | --rounds N (2) | --steps N (50) | --warmup N (10) | --tf32 0|1 (1)
+# Exit status: 0 when everything that ran passed; the log names the first failure.
 set -uo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-build=${1:-$root/build-gpu}
-deps=$root/.deps
-log=${OUT:-$build}/gpu_check.log
-mkdir -p "$(dirname "$log")" "$build"
+build=$root/build-gpu prebuilt="" pack="" tests="" do_tests=1 do_bench=1 rounds=2 steps=50 warmup=10 tf32=1
+while [ $# -gt 0 ]; do
+  case $1 in
+    --pack) pack=$2; shift ;;
+    --prebuilt) prebuilt=$2; shift ;;
+    --tests) tests=$2; shift ;;
+    --no-tests) do_tests=0 ;;
+    --no-bench) do_bench=0 ;;
+    --rounds) rounds=$2; shift ;;
+    --steps) steps=$2; shift ;;
+    --warmup) warmup=$2; shift ;;
+    --tf32) tf32=$2; shift ;;
+    -h|--help) sed -n '2,/^set -uo/p' "$0" | sed '$d'; exit 0 ;;
+    -*) echo "gpu_check.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
+    *) build=$(realpath -m "$1") ;;
+  esac
+  shift
+done
+
+# --pack: build and strip the binaries here (no GPU needed), for --prebuilt on the GPU machine.
+if [ -n "$pack" ]; then
+  pack=$(realpath -m "$pack")
+  cmake -S "$root" -B "$pack" >/dev/null || exit 3
+  cmake --build "$pack" -j2 --target test_cuda gpu_bench || exit 4
+  rm -rf "$pack/gpu-bin" && mkdir -p "$pack/gpu-bin"
+  strip -o "$pack/gpu-bin/test_cuda" "$pack/tests/test_cuda" &&
+    strip -o "$pack/gpu-bin/gpu_bench" "$pack/bench/gpu_bench" || exit 4
+  if cmake --build "$pack" -j2 --target gpu_optim_bench; then   # optional: the optimizer-step row
+    strip -o "$pack/gpu-bin/gpu_optim_bench" "$pack/bench/gpu_optim_bench" || exit 4
+  else
+    echo "gpu_optim_bench did not build: packing without it (its row will be skipped)"
+  fi
+  rel=$(realpath --relative-to="$root" "$pack/gpu-bin")
+  echo "packed $(du -sh "$pack/gpu-bin" | cut -f1) in $rel; on the GPU machine:"
+  echo "  run(command=\"bench/gpu_check.sh --prebuilt $rel\", carry=[\"$rel\"], timeout_s=600)"
+  exit 0
+fi
+
+stamp=$(date -u '+%Y-%m-%d-%H%M')
+log=${OUT:-$root/bench/results}/$stamp-gpu-check.log
+mkdir -p "$(dirname "$log")"
 
 # cuDNN: in the toolkit, or in a pip wheel (nvidia-cudnn-*, e.g. PyTorch's) that ships only
 # libcudnn.so.9: then link a prefix with the unversioned name for find_library.
 find_cudnn() {
   [ -n "${CUDNN_ROOT:-}" ] && return
   [ -e /usr/local/cuda/include/cudnn.h ] && return
-  local dir
+  local dir lib
   dir=$(python3 -c 'import nvidia.cudnn, os; print(os.path.dirname(nvidia.cudnn.__file__))' 2>/dev/null) || return
-  local lib
   lib=$(ls "$dir"/lib/libcudnn.so* 2>/dev/null | head -1) || return
   mkdir -p "$build/cudnn/lib"
   ln -sfn "$dir/include" "$build/cudnn/include"
@@ -27,26 +80,62 @@ find_cudnn() {
   export LD_LIBRARY_PATH=$dir/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 }
 
-run() {
-  echo "== proxima GPU check, $(date -u '+%Y-%m-%d %H:%M:%S UTC'), commit $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')"
-  nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>&1 || echo "nvidia-smi: not available"
-  [ -d "$deps" ] || { echo "missing $deps: run bench/pack_deps.sh on the build machine and carry .deps"; return 2; }
+# Sets bin_test, bin_bench, bin_optim: configures and builds, or checks the prebuilt ones.
+get_binaries() {
+  if [ -n "$prebuilt" ]; then
+    local dir
+    dir=$(realpath -m "$prebuilt")
+    bin_test=$dir/test_cuda bin_bench=$dir/gpu_bench bin_optim=$dir/gpu_optim_bench
+    echo "== prebuilt binaries from $dir: $(ls "$dir" | tr '\n' ' ')"
+    for b in "$bin_test" "$bin_bench"; do
+      [ -x "$b" ] || { echo "missing $b (make it with --pack on the build machine)"; return 3; }
+      if ldd "$b" | grep -q "not found"; then echo "$b: missing libraries:"; ldd "$b" | grep "not found"; return 3; fi
+    done
+    return 0
+  fi
+  [ -d "$root/.deps" ] || { echo "missing $root/.deps: run bench/pack_deps.sh on the build machine and carry .deps"; return 2; }
   export PATH=/usr/local/cuda/bin:$PATH
   find_cudnn
   echo "== nvcc $(nvcc --version | tail -1); cmake $(cmake --version | head -1); CUDNN_ROOT=${CUDNN_ROOT:-toolkit}"
   local start=$SECONDS
   cmake -S "$root" -B "$build" -G Ninja -DPX_CUDA=ON -DCMAKE_BUILD_TYPE=Release \
-        -DCMAKE_PREFIX_PATH="$deps" -DPX_BUILD_APPS=OFF -DPX_BUILD_BENCH=OFF || return 3
-  cmake --build "$build" --target test_cuda -j"$(nproc)" || return 4
+        -DCMAKE_PREFIX_PATH="$root/.deps" -DPX_BUILD_APPS=OFF -DPX_BUILD_BENCH=ON || return 3
+  cmake --build "$build" --target test_cuda gpu_bench -j"$(nproc)" || return 4
+  # gpu_optim_bench needs CLI11's headers, which .deps does not carry: best effort.
+  cmake --build "$build" --target gpu_optim_bench -j"$(nproc)" || echo "== gpu_optim_bench did not build: row skipped"
   echo "== configure + build: $((SECONDS - start)) s"
-  (cd "$build" && ctest -L gpu --output-on-failure -V) | tee "$build/ctest_gpu.log" || return 5
-  if grep -q "Skipped\|tests skipped" "$build/ctest_gpu.log"; then
-    echo "== the GPU suite was SKIPPED (no CUDA device visible)"; return 6
-  fi
-  echo "== GPU check passed"
+  bin_test=$build/tests/test_cuda bin_bench=$build/bench/gpu_bench bin_optim=$build/bench/gpu_optim_bench
+}
+
+run_tests() {
+  local start=$SECONDS status
+  echo "== GPU test suite: test_cuda ${tests:+-tc='$tests'}"
+  if [ -n "$tests" ]; then "$bin_test" -tc="$tests"; else "$bin_test"; fi
+  status=$?
+  echo "== GPU tests: exit status $status in $((SECONDS - start)) s"
+  [ $status -eq 77 ] && { echo "== the GPU suite was SKIPPED (no CUDA device visible)"; return 6; }
+  [ $status -eq 0 ] || return 5
+}
+
+run_bench() {
+  echo "== benchmark: $(python3 -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda, "cudnn", torch.backends.cudnn.version())' 2>&1)"
+  python3 "$root/bench/gpu_vs_torch.py" --proxima "$bin_bench" --python python3 --rounds "$rounds" \
+    --steps "$steps" --warmup "$warmup" --tf32 "$tf32" --optim-bench "$bin_optim" || return 7
+}
+
+run() {
+  echo "== proxima GPU check, $(date -u '+%Y-%m-%d %H:%M:%S UTC'), commit $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$root" diff --quiet HEAD 2>/dev/null || echo ' (with uncommitted changes)')"
+  echo "== device: $(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>&1 || echo 'nvidia-smi: not available')"
+  echo "== host: $(nproc) cores, $(uname -sr)"
+  get_binaries || return
+  local status=0
+  if [ $do_tests -eq 1 ]; then run_tests || status=$?; fi
+  if [ $do_bench -eq 1 ]; then run_bench || { [ $status -eq 0 ] && status=7; }; fi
+  [ $status -eq 0 ] && echo "== GPU check passed"
+  return $status
 }
 
 run 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
-echo "== exit status $status (log: $log)"
+echo "== exit status $status (log: $log)" | tee -a "$log"
 exit "$status"

@@ -17,9 +17,8 @@ install(DIRECTORY nn/models/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/proxima/nn/
         FILES_MATCHING PATTERN "*.h")
 install(DIRECTORY optim/prox/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/proxima/optim/prox
         FILES_MATCHING PATTERN "*.h")
-if(PX_HAVE_CUDA)   # cuda/cuda.h: CUDA-only switches (TF32, cache), no CUDA headers inside
-  install(FILES cuda/cuda.h DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/proxima/cuda)
-endif()
+# cuda/cuda.h: the CUDA switches and pinned memory, no CUDA headers inside; stubs without CUDA.
+install(FILES cuda/cuda.h DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/proxima/cuda)
 
 set(PX_CONFIG_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/proxima)
 install(EXPORT proximaTargets NAMESPACE proxima:: DESTINATION ${PX_CONFIG_DIR})

@@ -116,6 +116,23 @@ class Backend {
   // x, out contiguous [outer, n]; (log-)softmax over n.
   virtual void softmax(const Tensor& x, const Tensor& out, bool log) = 0;
 
+  // ---- batch normalisation (all tensors contiguous, one float dtype) ----
+  // x and y are [N, C, L] (NCHW with L = H * W, or [N, C] with L = 1); weight, bias, mean and
+  // invstd are [C]; weight and bias may be undefined (1 and 0).
+  // training: writes mean[c] and invstd[c] = 1 / sqrt(biased variance + eps) over N and L;
+  // otherwise reads them (the front-end derives them from the running statistics).
+  // y = (x - mean) * invstd * weight + bias.
+  virtual void batch_norm_forward(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                                  const Tensor& mean, const Tensor& invstd, const Tensor& y,
+                                  double eps, bool training);
+  // With xhat = (x - mean) * invstd: grad_bias = sum(gy), grad_weight = sum(gy * xhat) over N
+  // and L; grad_x = weight * invstd * (gy - [training] (grad_bias + xhat * grad_weight) / (N L)).
+  // Any of grad_x, grad_weight, grad_bias may be undefined (not wanted).
+  virtual void batch_norm_backward(const Tensor& grad_y, const Tensor& x, const Tensor& weight,
+                                   const Tensor& mean, const Tensor& invstd, const Tensor& grad_x,
+                                   const Tensor& grad_weight, const Tensor& grad_bias,
+                                   bool training);
+
   // ---- indexing (x, out, src, dst contiguous; index int64 contiguous 1-D) ----
   // out = x with dimension `dim` replaced by x.index(dim, index[i]) for each i.
   virtual void index_select(const Tensor& x, std::int64_t dim, const Tensor& index,

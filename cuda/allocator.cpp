@@ -87,6 +87,11 @@ void CachingAllocator::free_cached_blocks() {
   free_.clear();
 }
 
+void CachingAllocator::reset_peak() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  peak_ = current_;
+}
+
 MemoryStats CachingAllocator::stats() const {
   std::lock_guard<std::mutex> lock(mutex_);
   return {current_, peak_, cached_};

@@ -30,6 +30,7 @@ class CachingAllocator {
   void release(void* ptr) noexcept;
   void empty_cache();
   MemoryStats stats() const;
+  void reset_peak();  // peak := current, to measure the high-water mark of one phase
 
   // Block size for a request: at least 512 bytes, then rounded up to a quarter of its
   // power-of-two octave (at most 25% waste), always a multiple of 512.

@@ -1,8 +1,10 @@
-// PX_CUDA_CHECK / PX_CUBLAS_CHECK: turn a failed CUDA or cuBLAS call into px::DeviceError.
+// PX_CUDA_CHECK / PX_CUBLAS_CHECK / PX_CUDNN_CHECK: turn a failed CUDA, cuBLAS or cuDNN call into
+// px::DeviceError.
 #pragma once
 
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
+#include <cudnn_graph.h>
 
 #include "proxima/core/error.h"
 
@@ -22,6 +24,13 @@ namespace px::cuda::failure {
                                       ")"));
 }
 
+[[noreturn]] inline void throw_cudnn_error(cudnnStatus_t status, const char* call, const char* file,
+                                           int line) {
+  throw DeviceError(::px::detail::str("cuDNN call ", call, " failed at ", file, ":", line, ": ",
+                                      cudnnGetErrorString(status), " (status ", static_cast<int>(status),
+                                      ")"));
+}
+
 }  // namespace px::cuda::failure
 
 #define PX_CUDA_CHECK(call)                                                          \
@@ -36,6 +45,13 @@ namespace px::cuda::failure {
     cublasStatus_t px_status_ = (call);                                              \
     if (px_status_ != CUBLAS_STATUS_SUCCESS)                                         \
       ::px::cuda::failure::throw_cublas_error(px_status_, #call, __FILE__, __LINE__); \
+  } while (0)
+
+#define PX_CUDNN_CHECK(call)                                                        \
+  do {                                                                              \
+    cudnnStatus_t px_status_ = (call);                                              \
+    if (px_status_ != CUDNN_STATUS_SUCCESS)                                         \
+      ::px::cuda::failure::throw_cudnn_error(px_status_, #call, __FILE__, __LINE__); \
   } while (0)
 
 // After a kernel launch: reports a bad launch configuration or an earlier async failure.

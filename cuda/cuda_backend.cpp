@@ -6,6 +6,7 @@
 
 #include "proxima/cuda/check.h"
 #include "proxima/cuda/cuda.h"
+#include "proxima/cuda/host_memory.h"
 
 namespace px {
 
@@ -54,6 +55,10 @@ void empty_cache(int index) {
   cuda_backend_impl().context(Device::cuda(index)).allocator->empty_cache();
 }
 
+void reset_peak_memory_stats(int index) {
+  cuda_backend_impl().context(Device::cuda(index)).allocator->reset_peak();
+}
+
 CudaBackend& cuda_backend_impl() {
   // Never destroyed: storages released during static destruction still find their allocator.
   static CudaBackend* backend = new CudaBackend();
@@ -77,6 +82,8 @@ DeviceContext& CudaBackend::context(Device device) {
     PX_CUDA_CHECK(cudaStreamCreateWithFlags(&ctx->stream, cudaStreamNonBlocking));
     PX_CUBLAS_CHECK(cublasCreate(&ctx->cublas));
     PX_CUBLAS_CHECK(cublasSetStream(ctx->cublas, ctx->stream));
+    PX_CUDNN_CHECK(cudnnCreate(&ctx->cudnn));
+    PX_CUDNN_CHECK(cudnnSetStream(ctx->cudnn, ctx->stream));
     ctx->allocator = std::make_unique<CachingAllocator>(device.index);
     void* errors = nullptr;
     PX_CUDA_CHECK(cudaHostAlloc(&errors, sizeof(KernelErrorRecord), cudaHostAllocMapped));
@@ -94,6 +101,12 @@ void CudaBackend::raise_kernel_errors(DeviceContext& ctx) {
   if (code == 0) return;
   long long value = record->value, bound = record->bound;
   record->code = 0;
+  if (code == static_cast<int>(KernelErrorCode::max_pool2d_backward)) {
+    throw IndexError(detail::str("max_pool2d_backward: indices[", bound, "] = ", value,
+                                 " is not a position inside the pooling window of output ", bound,
+                                 " (indices must come from max_pool2d; found on cuda:", ctx.index,
+                                 " when the queued work finished; the output is not valid)"));
+  }
   const char* op = code == static_cast<int>(KernelErrorCode::index_select) ? "index_select" : "index_add_";
   throw IndexError(detail::str(op, ": index ", value, " is out of range for a dimension of size ",
                                bound, " (found on cuda:", ctx.index,
@@ -124,46 +137,19 @@ void CudaBackend::copy_to_host(void* dst, const Tensor& src) {
   if (nbytes > 0) {
     PX_CUDA_CHECK(cudaMemcpyAsync(dst, src.data_ptr(), nbytes, cudaMemcpyDeviceToHost, ctx.stream));
   }
+  note_host_sync(ctx.index);  // cuda::host_sync_count (host_memory.cpp)
   PX_CUDA_CHECK(cudaStreamSynchronize(ctx.stream));
   raise_kernel_errors(ctx);
 }
 
 void CudaBackend::synchronize(Device device) {
   DeviceContext& ctx = context(device);
+  note_host_sync(ctx.index);
   PX_CUDA_CHECK(cudaStreamSynchronize(ctx.stream));
   raise_kernel_errors(ctx);
 }
 
 MemoryStats CudaBackend::memory_stats(Device device) { return context(device).allocator->stats(); }
-
-// ---- not yet on CUDA (cuDNN convolution and pooling come with the full GPU backend) ----
-namespace {
-[[noreturn]] void not_implemented(const char* op) {
-  throw Error(detail::str(op, " is not implemented on CUDA yet"));
-}
-}  // namespace
-
-void CudaBackend::conv2d(const Tensor&, const Tensor&, const Tensor&, const Conv2dParams&) {
-  not_implemented("conv2d");
-}
-void CudaBackend::conv2d_backward_input(const Tensor&, const Tensor&, const Tensor&, const Conv2dParams&) {
-  not_implemented("conv2d_backward_input");
-}
-void CudaBackend::conv2d_backward_weight(const Tensor&, const Tensor&, const Tensor&, const Conv2dParams&) {
-  not_implemented("conv2d_backward_weight");
-}
-void CudaBackend::max_pool2d(const Tensor&, const Tensor&, const Tensor&, const Pool2dParams&) {
-  not_implemented("max_pool2d");
-}
-void CudaBackend::max_pool2d_backward(const Tensor&, const Tensor&, const Tensor&, const Pool2dParams&) {
-  not_implemented("max_pool2d_backward");
-}
-void CudaBackend::avg_pool2d(const Tensor&, const Tensor&, const Pool2dParams&) {
-  not_implemented("avg_pool2d");
-}
-void CudaBackend::avg_pool2d_backward(const Tensor&, const Tensor&, const Pool2dParams&) {
-  not_implemented("avg_pool2d_backward");
-}
 
 }  // namespace cuda
 }  // namespace px

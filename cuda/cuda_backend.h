@@ -1,9 +1,10 @@
-// CudaBackend: the Backend of CUDA devices (our kernels, cuBLAS, a caching allocator).
+// CudaBackend: the Backend of CUDA devices (our kernels, cuBLAS, cuDNN, a caching allocator).
 // Private to cuda/: it includes CUDA headers.
 #pragma once
 
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
+#include <cudnn_graph.h>
 
 #include <memory>
 #include <mutex>
@@ -15,20 +16,21 @@
 namespace px::cuda {
 
 // Failures found inside kernels (bad index values), reported at the next synchronisation.
-enum class KernelErrorCode : int { none = 0, index_select = 1, index_add = 2 };
+enum class KernelErrorCode : int { none = 0, index_select = 1, index_add = 2, max_pool2d_backward = 3 };
 struct KernelErrorRecord {
   int code;           // a KernelErrorCode; the first failing thread wins (atomicCAS)
   long long value;    // the offending index
-  long long bound;    // the size of the indexed dimension
+  long long bound;    // the size of the indexed dimension (max_pool2d_backward: the output position)
 };
 
 // Everything one device needs. CONVENTION: all work of a device runs on `stream`
-// (kernels, copies, cuBLAS), so work is ordered without host synchronisation; only
+// (kernels, copies, cuBLAS, cuDNN), so work is ordered without host synchronisation; only
 // copy_to_host and synchronize wait for the stream.
 struct DeviceContext {
   int index = 0;
   cudaStream_t stream = nullptr;
   cublasHandle_t cublas = nullptr;
+  cudnnHandle_t cudnn = nullptr;    // bound to `stream`, like cublas
   std::unique_ptr<CachingAllocator> allocator;
   KernelErrorRecord* errors = nullptr;  // mapped pinned memory: host and device address
   int num_sms = 1;
@@ -76,6 +78,15 @@ class CudaBackend final : public Backend {
                     const Tensor& out) override;
   void index_add(const Tensor& dst, std::int64_t dim, const Tensor& index,
                  const Tensor& src) override;
+
+  // batch_norm.cu
+  void batch_norm_forward(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                          const Tensor& mean, const Tensor& invstd, const Tensor& y, double eps,
+                          bool training) override;
+  void batch_norm_backward(const Tensor& grad_y, const Tensor& x, const Tensor& weight,
+                           const Tensor& mean, const Tensor& invstd, const Tensor& grad_x,
+                           const Tensor& grad_weight, const Tensor& grad_bias,
+                           bool training) override;
 
   // The context of `device` (created on first use), made the calling thread's current
   // device. Throws DeviceError("no CUDA device is available: ...") naming the device.

@@ -54,14 +54,26 @@ std::vector<std::int64_t> DataLoader::epoch_order(std::int64_t epoch) const {
   return order;
 }
 
+Tensor DataLoader::allocate_batch_tensor(const Shape& shape, DType dtype) const {
+  if (!options_.allocate) return empty(shape, {.dtype = dtype});
+  Tensor t = options_.allocate(shape, dtype);
+  PX_CHECK(t.defined(), ValueError, "LoaderOptions.allocate(", shape_str(shape), ", ", dtype_name(dtype),
+           ") returned an undefined tensor");
+  PX_CHECK(t.device().is_cpu() && t.is_contiguous() && t.shape() == shape && t.dtype() == dtype, ValueError,
+           "LoaderOptions.allocate(", shape_str(shape), ", ", dtype_name(dtype), ") returned a ",
+           t.is_contiguous() ? "contiguous" : "non-contiguous", " tensor of shape ", shape_str(t.shape()), ", ",
+           dtype_name(t.dtype()), " on ", t.device().str(), "; expected a contiguous CPU tensor of that shape and dtype");
+  return t;
+}
+
 Batch DataLoader::make_batch(std::int64_t epoch, const std::vector<std::int64_t>& order, std::int64_t b) const {
   std::int64_t begin = b * options_.batch_size;
   std::int64_t count = std::min<std::int64_t>(options_.batch_size, dataset_.size() - begin);
   PX_CHECK(b >= 0 && b < batches_per_epoch(), IndexError, "DataLoader: batch ", b, " is outside [0, ",
            batches_per_epoch(), ")");
   std::int64_t c = dataset_.channels(), h = dataset_.height(), w = dataset_.width(), sample = c * h * w;
-  Batch batch{empty({count, c, h, w}), empty({count}, {.dtype = DType::int64}),
-              empty({count}, {.dtype = DType::int64})};
+  Batch batch{allocate_batch_tensor({count, c, h, w}, DType::float32),
+              allocate_batch_tensor({count}, DType::int64), empty({count}, {.dtype = DType::int64})};
   const auto* images = dataset_.images.data<std::uint8_t>();
   const auto* labels = dataset_.labels.data<std::int64_t>();
   auto* x = batch.x.data<float>();

@@ -36,6 +36,11 @@ struct LoaderOptions {
   // it (the worker, or next() when prefetch is 0): extra transforms, statistics ... Whatever it
   // throws reaches the caller of next().
   std::function<void(Batch& batch, std::int64_t epoch, std::int64_t b)> on_batch{};
+  // Allocates a batch's x and y (a contiguous CPU tensor of that shape and dtype) in the thread
+  // that prepares it; default px::empty. train_cifar on CUDA passes cuda::pinned_empty, so that
+  // the worker fills page-locked memory and the copies to the device are asynchronous (see the
+  // lifetime rule in cuda/cuda.h: a batch is never written after its copy is enqueued).
+  std::function<Tensor(const Shape& shape, DType dtype)> allocate{};
 };
 
 // CONVENTION: batch b of epoch e holds samples order(e)[b*B .. b*B+B) where order(e) is a Philox
@@ -74,6 +79,7 @@ class DataLoader {
     Batch batch;
     std::exception_ptr error;
   };
+  Tensor allocate_batch_tensor(const Shape& shape, DType dtype) const;  // options_.allocate or empty
   void stop_worker();
   void run_worker(std::int64_t epoch, std::int64_t first_batch);
 

@@ -3,6 +3,7 @@
 
 #include "proxima/core/ops.h"
 #include "proxima/optim/cpu_loop.h"
+#include "proxima/optim/device_loop.h"
 #include "proxima/optim/update_rules.h"
 
 namespace px::optim {
@@ -41,6 +42,26 @@ void Adagrad::update(const ParamGroup& group, const Tensor& param, const Tensor&
     T* sum = state.at("sum").data<T>();
     cpu::for_each_coordinate(param.numel(),
                              [&](std::int64_t i) { rules::adagrad_update(p[i], g[i], sum[i], c); });
+  });
+}
+
+void Adagrad::update_device(const ParamGroup& group, std::vector<DeviceParam>& params) {
+  for (DeviceParam& dp : params) {
+    if (dp.state->empty()) {
+      init_state(*dp.state, dp.param);
+      ops::fill_(dp.state->at("sum"), options_.initial_accumulator_value);
+    }
+    ++dp.state->at("step").data<std::int64_t>()[0];
+  }
+  auto step_of = [](const DeviceParam& dp) { return dp.state->at("step").data<std::int64_t>()[0]; };
+  device::for_each_bucket(params, step_of, [&](DType dtype, std::int64_t step, std::vector<DeviceParam*>& members) {
+    device::TensorList list;
+    for (DeviceParam* dp : members) list.add({&dp->param, &dp->grad, &dp->state->at("sum")});
+    cpu::dispatch_float(dtype, [&](auto tag) {
+      using T = decltype(tag);
+      device::adagrad(list, rules::make_adagrad_coefficients<T>(group.lr, options_.lr_decay, group.weight_decay,
+                                                                options_.eps, step));
+    });
   });
 }
 

@@ -2,6 +2,7 @@
 #include "proxima/optim/adam.h"
 
 #include "proxima/optim/cpu_loop.h"
+#include "proxima/optim/device_loop.h"
 #include "proxima/optim/update_rules.h"
 
 namespace px::optim {
@@ -67,6 +68,27 @@ void Adam::update(const ParamGroup& group, const Tensor& param, const Tensor& gr
         T unused = 0;
         rules::adam_update(p[i], g[i], m[i], v[i], unused, cc);
       }
+    });
+  });
+}
+
+void Adam::update_device(const ParamGroup& group, std::vector<DeviceParam>& params) {
+  for (DeviceParam& dp : params) {
+    if (dp.state->empty()) init_state(*dp.state, dp.param);
+    ++dp.state->at("step").data<std::int64_t>()[0];
+  }
+  auto step_of = [](const DeviceParam& dp) { return dp.state->at("step").data<std::int64_t>()[0]; };
+  device::for_each_bucket(params, step_of, [&](DType dtype, std::int64_t step, std::vector<DeviceParam*>& members) {
+    device::TensorList list;
+    for (DeviceParam* dp : members) {
+      ParamState& s = *dp->state;
+      list.add({&dp->param, &dp->grad, &s.at("exp_avg"), &s.at("exp_avg_sq"),
+                options_.amsgrad ? &s.at("max_exp_avg_sq") : nullptr});
+    }
+    cpu::dispatch_float(dtype, [&](auto tag) {
+      using T = decltype(tag);
+      device::adam(list, rules::make_adam_coefficients<T>(group.lr, options_.beta1, options_.beta2, options_.eps,
+                                                          group.weight_decay, decoupled_, options_.amsgrad, step));
     });
   });
 }

@@ -147,15 +147,27 @@ void Optimizer::step() {
   for (std::size_t g = 0; g < groups_.size(); ++g) {
     if (skips_group(g)) continue;
     const ParamGroup& group = groups_[g];
+    std::vector<DeviceParam> on_device;
     for (std::size_t i = 0; i < group.params.size(); ++i) {
       const Tensor& p = group.params[i];
       Tensor grad = p.grad();
       if (!grad.defined()) continue;
-      require_cpu(p);
       check_grad(g, i, grad);
-      update(group, p, grad.contiguous(), state_[g][i]);
+      if (p.device().is_cpu()) update(group, p, grad.contiguous(), state_[g][i]);
+      else on_device.push_back({i, p, grad.contiguous(), &state_[g][i]});
+    }
+    while (!on_device.empty()) {  // one call per device (almost always one)
+      const Device device = on_device.front().param.device();
+      std::vector<DeviceParam> same, rest;
+      for (auto& dp : on_device) (dp.param.device() == device ? same : rest).push_back(std::move(dp));
+      update_device(group, same);
+      on_device = std::move(rest);
     }
   }
+}
+
+void Optimizer::update_device(const ParamGroup& /*group*/, std::vector<DeviceParam>& params) {
+  require_cpu(params.front().param);
 }
 
 void Optimizer::zero_grad() {

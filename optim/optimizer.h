@@ -128,6 +128,18 @@ class Optimizer {
   // shape, dtype and device.
   virtual void update(const ParamGroup& group, const Tensor& param, const Tensor& grad,
                       ParamState& state) = 0;
+  // One parameter of a device update: its position in the group, the parameter (contiguous),
+  // its gradient (contiguous, same shape, dtype and device) and its state.
+  struct DeviceParam {
+    std::size_t index = 0;
+    Tensor param, grad;
+    ParamState* state = nullptr;
+  };
+  // Updates together the parameters of `group` that live on one non-CPU device (step() calls it
+  // once per group and device, after the group's CPU parameters): optimizers with CUDA kernels
+  // fuse them into one launch per state layout (optim/device_loop.h). The default throws
+  // DeviceError "<name> on <device> is not implemented yet".
+  virtual void update_device(const ParamGroup& group, std::vector<DeviceParam>& params);
   // Hooks of step(): called once before the updates; a group it skips keeps its parameters and
   // state untouched.
   virtual void begin_step() {}

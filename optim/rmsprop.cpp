@@ -2,6 +2,7 @@
 #include "proxima/optim/rmsprop.h"
 
 #include "proxima/optim/cpu_loop.h"
+#include "proxima/optim/device_loop.h"
 #include "proxima/optim/update_rules.h"
 
 namespace px::optim {
@@ -45,6 +46,25 @@ void RMSprop::update(const ParamGroup& group, const Tensor& param, const Tensor&
       rules::rmsprop_update(p[i], g[i], sq[i], ga ? ga[i] : unused_ga, buf ? buf[i] : unused_buf, c);
     });
   });
+}
+
+void RMSprop::update_device(const ParamGroup& group, std::vector<DeviceParam>& params) {
+  device::TensorList lists[2];  // by dtype: float32, float64 (the coefficients do not depend on the step)
+  for (DeviceParam& dp : params) {
+    ParamState& s = *dp.state;
+    if (s.empty()) init_state(s, dp.param);
+    ++s.at("step").data<std::int64_t>()[0];
+    lists[dp.param.dtype() == DType::float64].add(
+        {&dp.param, &dp.grad, &s.at("square_avg"), options_.centered ? &s.at("grad_avg") : nullptr,
+         options_.momentum > 0 ? &s.at("momentum_buffer") : nullptr});
+  }
+  const auto o = options_;
+  if (!lists[0].empty())
+    device::rmsprop(lists[0], rules::make_rmsprop_coefficients<float>(group.lr, o.alpha, o.eps, group.weight_decay,
+                                                                      o.momentum, o.centered));
+  if (!lists[1].empty())
+    device::rmsprop(lists[1], rules::make_rmsprop_coefficients<double>(group.lr, o.alpha, o.eps, group.weight_decay,
+                                                                       o.momentum, o.centered));
 }
 
 }  // namespace px::optim

@@ -2,6 +2,7 @@
 #include "proxima/optim/sgd.h"
 
 #include "proxima/optim/cpu_loop.h"
+#include "proxima/optim/device_loop.h"
 #include "proxima/optim/update_rules.h"
 
 namespace px::optim {
@@ -46,6 +47,23 @@ void SGD::update(const ParamGroup& group, const Tensor& param, const Tensor& gra
   if (first) init_state(state, param);
   sgd_update_tensor(param, grad, use_momentum ? &state.at("momentum_buffer") : nullptr, group.lr,
                     group.weight_decay, options_, first);
+}
+
+void SGD::update_device(const ParamGroup& group, std::vector<DeviceParam>& params) {
+  const bool use_momentum = options_.momentum != 0;
+  auto first_step = [&](const DeviceParam& dp) { return use_momentum && dp.state->empty(); };
+  device::for_each_bucket(params, first_step, [&](DType dtype, bool first, std::vector<DeviceParam*>& members) {
+    device::TensorList list;
+    for (DeviceParam* dp : members) {
+      if (first) init_state(*dp->state, dp->param);
+      list.add({&dp->param, &dp->grad, use_momentum ? &dp->state->at("momentum_buffer") : nullptr});
+    }
+    cpu::dispatch_float(dtype, [&](auto tag) {
+      using T = decltype(tag);
+      device::sgd(list, rules::make_sgd_coefficients<T>(group.lr, options_.momentum, options_.dampening,
+                                                        group.weight_decay, options_.nesterov, first));
+    });
+  });
 }
 
 }  // namespace px::optim

@@ -36,6 +36,7 @@ class SGD : public Optimizer {
   std::vector<StateEntrySpec> state_spec() const override;
   void update(const ParamGroup& group, const Tensor& param, const Tensor& grad,
               ParamState& state) override;
+  void update_device(const ParamGroup& group, std::vector<DeviceParam>& params) override;
 
  private:
   SgdOptions options_;

@@ -108,12 +108,19 @@ void add_flags(CLI::App& app, TrainConfig& c, bool& no_progress) {
   app.add_option("--train-subset", c.train_subset, "train on this many images (0 = all)");
   app.add_option("--test-subset", c.test_subset, "evaluate on this many images (0 = all)");
   app.add_option("--device", c.device, "cpu, cuda or cuda:N");
+  app.add_option("--tf32", c.tf32,
+                 "on: TF32 tensor cores for float32 matmul and convolution on CUDA (~10-bit mantissa products, "
+                 "PyTorch's cuDNN default); off: full float32")
+      ->check(CLI::IsMember({"on", "off"}));
+  app.add_flag("--deterministic", c.deterministic,
+               "CUDA: pick only deterministic cuDNN convolution algorithms, so that a run (and a resumed "
+               "run) repeats bit for bit; slower. Default: the fastest, as PyTorch's cudnn.benchmark");
   app.add_option("--threads", c.threads, "CPU threads (0 = all hardware threads)");
   app.add_option("--seed", c.seed, "seed of initialisation, shuffling and augmentation");
   app.add_option("--out", c.out, "run directory (default: runs/<timestamp>-<model>)");
   app.add_option("--resume", c.resume,
                  "continue from a checkpoint (its .json, or a run directory); the training settings "
-                 "come from the checkpoint, --epochs, --out, --threads, --device from the command line");
+                 "come from the checkpoint, --epochs, --out, --threads, --device, --tf32 from the command line");
   app.add_flag("--no-progress", no_progress, "no progress bar or periodic lines, only epoch summaries");
 }
 
@@ -185,6 +192,8 @@ nlohmann::json config_to_json(const TrainConfig& c) {
           {"epochs", c.epochs},
           {"batch_size", c.batch_size},
           {"device", c.device},
+          {"tf32", c.tf32},
+          {"deterministic", c.deterministic},
           {"threads", c.threads},
           {"seed", c.seed},
           {"out", c.out},
@@ -230,6 +239,8 @@ TrainConfig config_from_json(const nlohmann::json& j) {
   c.epochs = j.at("epochs").get<std::int64_t>();
   c.batch_size = j.at("batch_size").get<std::int64_t>();
   c.device = j.at("device").get<std::string>();
+  c.tf32 = j.value("tf32", std::string("on"));  // absent from older run.json files
+  c.deterministic = j.value("deterministic", false);
   c.threads = j.at("threads").get<int>();
   c.seed = j.at("seed").get<std::uint64_t>();
   c.out = j.at("out").get<std::string>();

@@ -56,6 +56,8 @@ struct TrainConfig {
   std::int64_t batch_size = 128;
   // run
   std::string device = "cpu";        // cpu | cuda | cuda:N
+  bool deterministic = false;        // CUDA: deterministic cuDNN algorithms (reproducible runs)
+  std::string tf32 = "on";           // on | off: TF32 tensor cores for float32 matmul/conv on CUDA
   int threads = 0;                   // 0 = all hardware threads
   std::uint64_t seed = 0;
   std::string out;                   // "" = runs/<timestamp>-<model>

@@ -36,13 +36,24 @@ std::string format_duration(double seconds) {
   return buf;
 }
 
+bool Progress::due(std::int64_t batch) const {
+  if (!options_.enabled || batches_ <= 0) return false;
+  const double t = elapsed();
+  if (live_) return t - last_print_ >= 0.1 || batch >= batches_;  // redraw at most 10 times a second
+  // Plain lines: every line_seconds, and at every 1/lines_per_epoch of the epoch.
+  const std::int64_t step = std::max<std::int64_t>(1, batches_ / std::max(1, options_.lines_per_epoch));
+  const bool due_by_count =
+      batch / step > last_batch_printed_ / step && batch - last_batch_printed_ > step / 2 && batch < batches_;
+  const bool due_by_time = t - last_print_ >= options_.line_seconds && batch < batches_;
+  return due_by_count || due_by_time;
+}
+
 void Progress::update(const ProgressSample& p) {
-  if (!options_.enabled || batches_ <= 0) return;
+  if (!due(p.batch)) return;
   const double t = elapsed();
   const double rate = t > 0 ? static_cast<double>(p.images) / t : 0.0;
   const double eta = p.batch > 0 ? t * static_cast<double>(batches_ - p.batch) / static_cast<double>(p.batch) : 0;
   if (live_) {
-    if (t - last_print_ < 0.1 && p.batch < batches_) return;  // redraw at most 10 times a second
     last_print_ = t;
     constexpr int width = 24;
     const int filled = static_cast<int>(width * p.batch / batches_);
@@ -56,12 +67,6 @@ void Progress::update(const ProgressSample& p) {
     bar_drawn_ = true;
     return;
   }
-  // Plain lines: every line_seconds, and at every 1/lines_per_epoch of the epoch.
-  const std::int64_t step = std::max<std::int64_t>(1, batches_ / std::max(1, options_.lines_per_epoch));
-  const bool due_by_count =
-      p.batch / step > last_batch_printed_ / step && p.batch - last_batch_printed_ > step / 2 && p.batch < batches_;
-  const bool due_by_time = t - last_print_ >= options_.line_seconds && p.batch < batches_;
-  if (!due_by_count && !due_by_time) return;
   last_print_ = t;
   last_batch_printed_ = p.batch;
   std::fprintf(options_.stream, "  epoch %lld/%lld  batch %lld/%lld  loss %.4f  acc %5.2f%%  lr %.5g  %.0f img/s  ETA %s\n",

@@ -30,6 +30,9 @@ class Progress {
   explicit Progress(ProgressOptions options = {});
   void start_epoch(std::int64_t epoch, std::int64_t epochs, std::int64_t batches);
   void update(const ProgressSample& sample);
+  // Whether update() for `batch` would draw (the bar's refresh interval, the plain lines' rule):
+  // the trainer reads its device-side running sums back only then.
+  bool due(std::int64_t batch) const;
   // Clears the live bar and prints `line` (the epoch summary) on a line of its own.
   void end_epoch(const std::string& line);
   // Prints a message line (clearing the live bar first).

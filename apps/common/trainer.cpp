@@ -9,6 +9,7 @@
 
 #include "common/run_dir.h"
 #include "common/trainer_session.h"
+#include "proxima/core/backend.h"
 #include "proxima/nn/models/models.h"
 
 namespace px::apps {
@@ -26,7 +27,7 @@ void say(const TrainSession& s, const std::string& line) { s.progress->message(l
 // A resumed run keeps the checkpoint's training settings; only these come from the command line.
 bool resume_may_override(const std::string& flag) {
   return flag == "--epochs" || flag == "--out" || flag == "--threads" || flag == "--device" ||
-         flag == "--no-progress" || flag == "--resume";
+         flag == "--tf32" || flag == "--no-progress" || flag == "--resume";
 }
 
 std::string flag_key(const std::string& flag) {
@@ -52,6 +53,7 @@ TrainConfig merge_resume_config(const TrainConfig& cli, const Checkpoint& ck) {
   if (is_given("--epochs")) c.epochs = cli.epochs;  // the schedule then differs from the original run's
   if (is_given("--threads")) c.threads = cli.threads;
   if (is_given("--device")) c.device = cli.device;
+  if (is_given("--tf32")) c.tf32 = cli.tf32;
   c.progress = cli.progress;
   c.out = is_given("--out") ? cli.out : checkpoint_run_dir(checkpoint_json_path(cli.resume));
   c.resume = cli.resume;
@@ -105,6 +107,21 @@ std::string epoch_line(const TrainSession& s, const EpochMetrics& m) {
   return line;
 }
 
+// --device cuda[:N] on a build without CUDA or a machine without that device: TrainError 2 with one
+// line naming the device and why, before anything is loaded or written. Creates the device's context.
+void check_device(const std::string& text) {
+  const Device device = Device::parse(text);
+  if (device.is_cpu()) return;
+  try {
+    backend_for(device).synchronize(device);
+  } catch (const CudaUnavailableError&) {
+    throw TrainError(2, "--device " + text + ": this proxima was built without CUDA (PX_CUDA=OFF or CUDA not "
+                            "found); rebuild with -DPX_CUDA=ON or use --device cpu");
+  } catch (const px::Error& e) {
+    throw TrainError(2, "--device " + text + ": " + e.what());
+  }
+}
+
 void check_model_name(const std::string& model) {
   const std::vector<std::string> names = nn::model_names();
   if (model.rfind("mlp:", 0) == 0 || model.rfind("mlp-factorized:", 0) == 0 || std::find(names.begin(), names.end(), model) != names.end()) return;
@@ -137,6 +154,7 @@ TrainResult run_training(const TrainConfig& cli_config, const TrainHooks& hooks)
     throw TrainError(2, e.what());
   }
   check_model_name(s.config.model);  // before the (possibly slow) data loading
+  check_device(s.config.device);
   s.progress = std::make_unique<Progress>(ProgressOptions{.enabled = s.config.progress, .stream = hooks.stream});
   s.data = load_training_data(s.config, hooks);
   build_session(s);

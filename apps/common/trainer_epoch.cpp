@@ -3,6 +3,7 @@
 #include <cmath>
 #include <sstream>
 
+#include "common/epoch_sums.h"
 #include "common/trainer_session.h"
 #include "proxima/autograd/autograd.h"
 #include "proxima/autograd/functions.h"
@@ -15,17 +16,18 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-// Number of rows of logits [B, classes] whose argmax is the label.
-std::int64_t count_correct(const Tensor& logits, const Tensor& labels) {
-  const Tensor hits = ops::eq(ops::argmax(logits, 1), labels);
-  return static_cast<std::int64_t>(ops::count_nonzero(hits).item());
-}
-
-[[noreturn]] void report_divergence(const TrainSession& s, std::int64_t epoch, std::int64_t batch,
+// Batches first..last (1-based) of an epoch are where the loss stopped being finite (first ==
+// last when the sums were read after every batch).
+[[noreturn]] void report_divergence(const TrainSession& s, std::int64_t epoch, std::int64_t first, std::int64_t last,
                                     std::int64_t batches, double loss, double lr) {
   std::ostringstream msg;
-  msg << "training loss is " << loss << " at epoch " << epoch + 1 << ", batch " << batch << "/" << batches
-      << " (lr " << lr << "); stopped. ";
+  msg << "training loss is " << loss << " at epoch " << epoch + 1;
+  if (first == last) {
+    msg << ", batch " << last << "/" << batches << " (lr " << lr << "); stopped. ";
+  } else {  // on a device the running loss is read only at the progress points
+    msg << ", between batches " << first << " and " << last << "/" << batches << " (lr " << lr << " at batch "
+        << last << "); stopped. ";
+  }
   if (s.last_checkpoint.empty()) {
     msg << "No checkpoint was written (it diverged in the first epoch); try a smaller --lr";
   } else {
@@ -38,6 +40,12 @@ std::int64_t count_correct(const Tensor& logits, const Tensor& labels) {
 
 // One step per batch:  lr = schedule(epoch + b / batches);  loss = cross_entropy(model(x), y);
 // backward(loss);  optimizer.step().
+// CONVENTION (host synchronisation): a step only enqueues work on the device: the batch comes
+// from pinned memory (asynchronous copy), and the loss and correct counts are summed on the
+// device (EpochSums). The sums are read back, and checked for a non-finite loss, where they are
+// shown: at the progress bar's refresh points and at the epoch's end. On the CPU a read costs
+// nothing, so it happens after every forward, before the step that would use a bad gradient,
+// and a divergence names its exact batch. SR2 reads its loss every step (its ratio test needs it).
 EpochMetrics train_epoch(TrainSession& s, std::int64_t epoch) {
   const auto t0 = std::chrono::steady_clock::now();
   data::DataLoader& loader = *s.train_loader;
@@ -49,65 +57,64 @@ EpochMetrics train_epoch(TrainSession& s, std::int64_t epoch) {
   loader.start_epoch(epoch);
   s.progress->start_epoch(epoch + 1, s.config.epochs, batches);
 
-  double loss_sum = 0;
-  std::int64_t correct = 0, seen = 0, b = 0;
+  const bool read_every_batch = s.device.is_cpu() || sr2_of(s) != nullptr;
+  EpochSums sums(s.device);
+  EpochSums::Values read;  // the sums at batch `checked`, all finite
+  std::int64_t b = 0, checked = 0;
+  double lr = m.lr;
+  const auto read_and_check = [&] {
+    read = sums.read();
+    if (!std::isfinite(read.loss_sum)) report_divergence(s, epoch, checked + 1, b, batches, read.mean_loss(), lr);
+    checked = b;
+  };
   for (data::Batch batch; loader.next(batch);) {
-    const double lr = s.schedule->lr_at(static_cast<double>(epoch) + static_cast<double>(b) / static_cast<double>(batches));
+    lr = s.schedule->lr_at(static_cast<double>(epoch) + static_cast<double>(b) / static_cast<double>(batches));
     s.optimizer->set_lr(lr);
     before_step(s, epoch, b, batches);
-    const Tensor x = batch.x.to(s.device), y = batch.y.to(s.device);
+    const Tensor x = batch.x.to(s.device), y = batch.y.to(s.device);  // asynchronous from pinned memory
     s.optimizer->zero_grad();
     const Tensor logits = (*s.model)(x);          // [B, classes]
     const Tensor loss = cross_entropy(logits, y);  // mean over the batch
-    const double loss_value = loss.item();
+    sums.add(loss, x.size(0), logits, y);
     ++b;
-    if (!std::isfinite(loss_value)) report_divergence(s, epoch, b, batches, loss_value, lr);
+    if (read_every_batch) read_and_check();
     backward(loss);
     if (sr2_of(s)) {
-      sr2_step(s, x, y, loss_value);  // SR2 re-evaluates this minibatch (trainer_sr2.cpp)
+      sr2_step(s, x, y, loss.item());  // SR2 re-evaluates this minibatch (trainer_sr2.cpp); item() syncs
     } else {
       s.optimizer->step();
     }
-
-    const std::int64_t n = x.size(0);
-    {
-      NoGradGuard no_grad;
-      correct += count_correct(logits.detach(), y);
+    if (checked < b && (s.progress->due(b) || b == batches)) read_and_check();
+    if (checked == b) {
+      s.progress->update({.batch = b, .images = read.seen, .loss = read.mean_loss(), .accuracy = read.accuracy(), .lr = lr});
     }
-    loss_sum += loss_value * static_cast<double>(n);
-    seen += n;
-    s.progress->update({.batch = b,
-                        .images = seen,
-                        .loss = loss_sum / static_cast<double>(seen),
-                        .accuracy = static_cast<double>(correct) / static_cast<double>(seen),
-                        .lr = lr});
     if (s.hooks->after_batch) s.hooks->after_batch(epoch + 1, b, *s.model);
   }
+  if (checked < b) read_and_check();
   m.seconds = seconds_since(t0);
-  m.train_loss = seen > 0 ? loss_sum / static_cast<double>(seen) : 0.0;
-  m.train_acc = seen > 0 ? static_cast<double>(correct) / static_cast<double>(seen) : 0.0;
-  m.images_per_sec = m.seconds > 0 ? static_cast<double>(seen) / m.seconds : 0.0;
+  m.train_loss = read.mean_loss();
+  m.train_acc = read.accuracy();
+  m.images_per_sec = m.seconds > 0 ? static_cast<double>(read.seen) / m.seconds : 0.0;
   return m;
 }
 
+// Test loss and accuracy, summed on the device and read back once.
 void evaluate(TrainSession& s, EpochMetrics& m) {
   const auto t0 = std::chrono::steady_clock::now();
   NoGradGuard no_grad;
   s.model->eval();
   data::DataLoader& loader = *s.test_loader;
   loader.start_epoch(0);
-  double loss_sum = 0;
-  std::int64_t correct = 0, seen = 0;
+  EpochSums sums(s.device);
   for (data::Batch batch; loader.next(batch);) {
     const Tensor x = batch.x.to(s.device), y = batch.y.to(s.device);
     const Tensor logits = (*s.model)(x);
-    loss_sum += cross_entropy(logits, y, Reduction::sum).item();
-    correct += count_correct(logits, y);
-    seen += x.size(0);
+    sums.add(cross_entropy(logits, y, Reduction::sum), 1, logits, y);
   }
   s.model->train();
-  m.test_loss = seen > 0 ? loss_sum / static_cast<double>(seen) : 0.0;
-  m.test_acc = seen > 0 ? static_cast<double>(correct) / static_cast<double>(seen) : 0.0;
+  const EpochSums::Values v = sums.read();
+  m.test_loss = v.mean_loss();
+  m.test_acc = v.accuracy();
   m.seconds += seconds_since(t0);
 }
 

@@ -54,6 +54,24 @@ bool build_wd_baseline_optimizer(TrainSession& s) {
   return true;
 }
 
+namespace {
+
+// The same units with host copies of their tensors (a device model's metrics are computed on the CPU).
+nn::HomogeneousUnits host_copy(nn::HomogeneousUnits units) {
+  const auto to_host = [](nn::UnitLayer& layer) {
+    layer.weight = layer.weight.to(Device::cpu());
+    if (layer.bias.defined()) layer.bias = layer.bias.to(Device::cpu());
+  };
+  for (nn::HomogeneousGroup& g : units.groups) {
+    to_host(g.w);
+    to_host(g.v);
+  }
+  for (nn::OtherLayer& o : units.others) to_host(o.layer);
+  return units;
+}
+
+}  // namespace
+
 void add_pathprox_metrics(TrainSession& s, EpochMetrics& m) {
   const auto* pathprox = dynamic_cast<const prox::PathProx*>(s.optimizer.get());
   // PathProx runs, and the weight-decay baseline it compares with: --optimizer sgd with
@@ -63,7 +81,7 @@ void add_pathprox_metrics(TrainSession& s, EpochMetrics& m) {
   if (pathprox) found = pathprox->units();
   else if (baseline) found = homogeneous_units_of(s);
   if (!found) return;
-  const nn::HomogeneousUnits& units = *found;
+  const nn::HomogeneousUnits units = host_copy(*found);  // the metrics below are CPU loops
   const double lambda = pathprox ? pathprox->lambda() : s.config.weight_decay;
   const double path = prox::path_norm(units);
   const double l2_objective = m.train_loss + 0.5 * lambda * prox::all_weights_sq_norm(units);

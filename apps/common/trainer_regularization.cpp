@@ -183,7 +183,7 @@ void add_regularization_metrics(TrainSession& s, EpochMetrics& m) {
       const prox::Regularizer* reg = s.prox->regularizer(g);
       if (!reg) continue;
       double r = 0;
-      for (const Tensor& p : s.prox->param_groups()[g].params) r += reg->value(p);
+      for (const Tensor& p : s.prox->param_groups()[g].params) r += reg->value(p.to(Device::cpu()));  // R on the host
       lambda = s.prox->lambda(g);
       reg_value += r;
       penalty += lambda * r;

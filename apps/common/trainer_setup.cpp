@@ -8,6 +8,7 @@
 #include "common/svg_plot.h"
 #include "common/trainer_session.h"
 #include "proxima/core/backend.h"
+#include "proxima/cuda/cuda.h"
 #include "proxima/nn/models/models.h"
 
 namespace px::apps {
@@ -86,6 +87,8 @@ void build_session(TrainSession& s) {
   const TrainConfig& c = s.config;
   if (c.threads > 0) set_num_threads(c.threads);
   s.device = Device::parse(c.device);
+  cuda::set_deterministic_algorithms(c.deterministic);
+  cuda::set_allow_tf32(c.tf32 == "on");  // float32 matmul and convolution on CUDA (run.json: config.tf32)
   s.augment = resolve_augment(c, s.data.train);
   s.progress->message((c.data.empty() && !s.hooks->dataset ? "data (default): " : "data: ") + dataset_summary(s.data));
   s.progress->message("augmentation: " + s.augment + (c.augment == "auto" ? " (auto)" : ""));
@@ -108,10 +111,16 @@ void build_session(TrainSession& s) {
     throw TrainError(2, e.what());
   }
   data::LoaderOptions train_opts{.batch_size = c.batch_size, .shuffle = true, .augment = augment_of(s.augment), .seed = c.seed};
+  if (s.device.is_cuda()) {  // the loader threads fill pinned batches: asynchronous copies to the device
+    train_opts.allocate = [device = s.device](const Shape& shape, DType dtype) {
+      return cuda::pinned_empty(shape, dtype, device);
+    };
+  }
   s.train_loader = std::make_unique<data::DataLoader>(s.data.train, train_opts);
   const data::Normalization& norm = s.train_loader->normalization();
   data::LoaderOptions test_opts{.batch_size = std::max<std::int64_t>(c.batch_size, 256), .shuffle = false,
                                 .mean = norm.mean, .std = norm.std, .seed = c.seed};
+  test_opts.allocate = train_opts.allocate;
   s.test_loader = std::make_unique<data::DataLoader>(s.data.test, test_opts);
 
   s.run_dir = fresh_run_dir(c);

@@ -59,6 +59,15 @@ class CpuBackend final : public Backend {
                     const Tensor& out) override;
   void index_add(const Tensor& dst, std::int64_t dim, const Tensor& index,
                  const Tensor& src) override;
+
+  // batch normalisation (cpu_batch_norm.cpp)
+  void batch_norm_forward(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                          const Tensor& mean, const Tensor& invstd, const Tensor& y, double eps,
+                          bool training) override;
+  void batch_norm_backward(const Tensor& grad_y, const Tensor& x, const Tensor& weight,
+                           const Tensor& mean, const Tensor& invstd, const Tensor& grad_x,
+                           const Tensor& grad_weight, const Tensor& grad_bias,
+                           bool training) override;
 };
 
 }  // namespace px::cpu

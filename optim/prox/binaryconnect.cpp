@@ -5,6 +5,7 @@
 
 #include "proxima/core/ops.h"
 #include "proxima/optim/cpu_loop.h"
+#include "proxima/optim/device_loop.h"
 #include "proxima/optim/update_rules.h"
 
 namespace px::optim::prox {
@@ -12,6 +13,11 @@ namespace {
 
 // w <- clip(w, -c, c), p <- sgn(w) with sgn(0) = +1, over every coordinate.
 void clip_and_binarize(const Tensor& latent, const Tensor& param, double clip) {
+  if (!param.device().is_cpu()) {  // the same selects as tensor ops (construction only)
+    ops::copy_(latent, ops::clamp(latent, -clip, clip));
+    ops::copy_(param, ops::sub(1.0, ops::mul(ops::lt(latent, 0.0).to(param.dtype()), 2.0)));
+    return;
+  }
   cpu::dispatch_float(param.dtype(), [&](auto tag) {
     using T = decltype(tag);
     T* w = latent.data<T>();
@@ -58,7 +64,6 @@ BinaryConnect::BinaryConnect(std::vector<ParamGroup> groups, const BinaryConnect
   for (std::size_t g = 0; g < gs.size(); ++g)
     for (std::size_t i = 0; i < gs[g].params.size(); ++i) {
       const Tensor& p = gs[g].params[i];
-      require_cpu(p);
       PX_CHECK(p.is_contiguous(), ValueError, "binaryconnect: ", param_label(g, i),
                " is not contiguous; BinaryConnect binarises parameters in place and needs contiguous ones");
       init_param_state(g, p, state(g, i));
@@ -146,6 +151,38 @@ void BinaryConnect::update(const ParamGroup& group, const Tensor& param, const T
   const Tensor latent = state.at("latent");
   inner_update(group, latent, grad, state);
   clip_and_binarize(latent, param, options_.clip);
+}
+
+// The inner rule on the latent weights with clip and binarisation fused (one launch per dtype and
+// step count); unbinarised parameters take the plain inner rule.
+void BinaryConnect::update_device(const ParamGroup& group, std::vector<DeviceParam>& params) {
+  const std::size_t gi = group_index(group);
+  for (DeviceParam& dp : params) {
+    if (dp.state->empty()) init_param_state(gi, dp.param, *dp.state);
+    ++dp.state->at("step").data<std::int64_t>()[0];
+    if (!binarized_[gi]) dp.state->set("latent", dp.param);  // re-alias after a load_state_dict copied it
+  }
+  const bool use_momentum = !adam_ && options_.momentum != 0;
+  const device::BinarizeStep bin{binarized_[gi], options_.clip};
+  auto step_of = [](const DeviceParam& dp) { return dp.state->at("step").data<std::int64_t>()[0]; };
+  device::for_each_bucket(params, step_of, [&](DType dtype, std::int64_t step, std::vector<DeviceParam*>& members) {
+    device::TensorList list;
+    for (DeviceParam* dp : members) {
+      ParamState& s = *dp->state;
+      const Tensor* bin_param = bin.binarize ? &dp->param : nullptr;
+      if (adam_) list.add({&s.at("latent"), &dp->grad, &s.at("exp_avg"), &s.at("exp_avg_sq"), bin_param});
+      else list.add({&s.at("latent"), &dp->grad, use_momentum ? &s.at("momentum_buffer") : nullptr, nullptr, bin_param});
+    }
+    cpu::dispatch_float(dtype, [&](auto tag) {
+      using T = decltype(tag);
+      if (adam_)
+        device::adam(list, rules::make_adam_coefficients<T>(group.lr, options_.beta1, options_.beta2, options_.eps,
+                                                            group.weight_decay, true, false, step), {}, bin);
+      else
+        device::sgd(list, rules::make_sgd_coefficients<T>(group.lr, options_.momentum, 0.0, group.weight_decay,
+                                                          options_.nesterov, step == 1), {}, bin);
+    });
+  });
 }
 
 }  // namespace px::optim::prox

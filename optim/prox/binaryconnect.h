@@ -67,6 +67,7 @@ class BinaryConnect : public ProxOptimizer {
  protected:
   std::vector<StateEntrySpec> state_spec() const override;
   void update(const ParamGroup& group, const Tensor& param, const Tensor& grad, ParamState& state) override;
+  void update_device(const ParamGroup& group, std::vector<DeviceParam>& params) override;
 
  private:
   // Creates every state entry and, for a binarised tensor, binarises it (latent = clip(param)).

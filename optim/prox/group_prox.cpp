@@ -1,4 +1,5 @@
-// Group lasso: grouping layouts, the (metric) block soft threshold and the CPU tensor loops.
+// Group lasso: grouping layouts, the (metric) block soft threshold and the CPU tensor loops (CUDA
+// tensors go to the per-group kernels of group_device.h).
 #include "proxima/optim/prox/group_prox.h"
 
 #include <algorithm>
@@ -7,6 +8,7 @@
 
 #include "proxima/core/error.h"
 #include "proxima/optim/cpu_loop.h"
+#include "proxima/optim/prox/group_device.h"
 
 namespace px::optim::prox {
 
@@ -93,8 +95,6 @@ void block_prox(double* z, const double* t, double t_uniform, std::int64_t n) {
 namespace {
 
 void check_tensor(const Tensor& theta, const char* what) {
-  PX_CHECK(theta.device().is_cpu(), DeviceError, "group lasso ", what, " on ", theta.device().str(),
-           " is not implemented yet");
   PX_CHECK(theta.dtype() == DType::float32 || theta.dtype() == DType::float64, DTypeError,
            "group lasso ", what, ": theta has dtype ", dtype_name(theta.dtype()), ", expected float32 or float64");
 }
@@ -126,6 +126,7 @@ void group_prox_(const Tensor& theta, const Tensor* t, double t_uniform, Groupin
   }
   const Tensor tc = t ? t->contiguous() : Tensor();
   const GroupLayout layout = group_layout(theta.shape(), grouping);
+  if (!theta.device().is_cpu()) return device::group_prox(theta, t ? &tc : nullptr, t_uniform, layout);
   cpu::dispatch_float(theta.dtype(), [&](auto tag) {
     using T = decltype(tag);
     T* x = theta.data<T>();
@@ -143,8 +144,9 @@ void group_prox_(const Tensor& theta, const Tensor* t, double t_uniform, Groupin
 }
 
 double group_value(const Tensor& theta, Grouping grouping) {
-  check_tensor(theta, "value");
-  const Tensor c = theta.contiguous();
+  // Any device: a CUDA theta is summed from a host copy (R is read for logging, not per step).
+  const Tensor c = theta.to(Device::cpu()).contiguous();
+  check_tensor(c, "value");
   const GroupLayout layout = group_layout(c.shape(), grouping);
   double total = 0;
   cpu::dispatch_float(c.dtype(), [&](auto tag) {
@@ -163,6 +165,10 @@ Tensor group_subgradient(const Tensor& theta, Grouping grouping) {
   check_tensor(theta, "subgradient");
   Tensor out = theta.clone();
   const GroupLayout layout = group_layout(out.shape(), grouping);
+  if (!theta.device().is_cpu()) {
+    device::group_subgradient(out, out, layout);  // each group reads its values before writing them
+    return out;
+  }
   cpu::dispatch_float(out.dtype(), [&](auto tag) {
     using T = decltype(tag);
     T* x = out.data<T>();

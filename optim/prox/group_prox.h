@@ -1,5 +1,5 @@
 // Group lasso over a declared grouping of a tensor: R(theta) = sum_g ||theta_g||_2 and its block
-// soft threshold, on CPU tensors.
+// soft threshold, on CPU and CUDA tensors (CUDA: the per-group kernels of group_device.h).
 //
 // Block soft threshold (Yuan & Lin, JRSS-B 2006; PathProx, Yang et al. arXiv 2210.03069;
 // ALGORITHMS.md §1.9), uniform threshold t on a block v:
@@ -42,7 +42,7 @@ void block_prox(double* z, const double* t, double t_uniform, std::int64_t n);
 // ||v||_2 with scaling.
 double block_norm(const double* v, std::int64_t n);
 
-// Tensor level, CPU, float32/float64, contiguous theta (in place); t null = t_uniform everywhere,
+// Tensor level, CPU or CUDA, float32/float64, contiguous theta (in place); t null = t_uniform everywhere,
 // else same shape and dtype as theta.
 void group_prox_(const Tensor& theta, const Tensor* t, double t_uniform, Grouping grouping);
 double group_value(const Tensor& theta, Grouping grouping);

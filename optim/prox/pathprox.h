@@ -36,7 +36,8 @@
 //     so every ||w_k|| is 0 or 1 afterwards.
 //   * Momentum (off by default, as in every official config): the buffers are not rescaled by
 //     the balance or the normalisation.
-//   * CPU only (float32 / float64; the unit computations run in double).
+//   * float32 / float64, CPU or CUDA (the unit computations run in double; on CUDA one host read
+//     of the path norms per step, which the balance needs).
 #pragma once
 
 #include <cstdint>
@@ -109,6 +110,7 @@ class PathProx : public Optimizer {
  protected:
   std::vector<StateEntrySpec> state_spec() const override;
   void update(const ParamGroup& group, const Tensor& param, const Tensor& grad, ParamState& state) override;
+  void update_device(const ParamGroup& group, std::vector<DeviceParam>& params) override;
 
  private:
   nn::HomogeneousUnits units_;

@@ -1,10 +1,16 @@
 // PathProx's per-unit operations: path norms, active units, the layer-wise balance and the prox
-// (normalise w_k, group soft threshold of v_k), on CPU float32/float64 tensors.
+// (normalise w_k, group soft threshold of v_k), on float32/float64 tensors. CUDA tensors: the step's
+// operations (path norms, balance, prox) run the per-group kernels of group_device.h with one host
+// read per step (the path norms: the balance's scales and its dead-group test need them on the
+// host); the metrics (active units, squared norms) read a host copy.
 #include <cmath>
 #include <vector>
 
 #include "proxima/core/error.h"
+#include "proxima/core/factory.h"
+#include "proxima/core/ops.h"
 #include "proxima/optim/cpu_loop.h"
+#include "proxima/optim/prox/group_device.h"
 #include "proxima/optim/prox/group_prox.h"
 #include "proxima/optim/prox/pathprox.h"
 
@@ -14,17 +20,19 @@ namespace {
 using nn::HomogeneousGroup;
 using nn::HomogeneousUnits;
 
-void check_cpu(const Tensor& t, const std::string& name) {
-  PX_CHECK(t.device().is_cpu(), DeviceError, "pathprox on ", t.device().str(), " (", name,
-           ") is not implemented yet");
+void check_contiguous(const Tensor& t, const std::string& name) {
   PX_CHECK(t.is_contiguous(), ValueError, "pathprox: ", name, " must be contiguous (it is updated in place)");
 }
 
 // Calls f(k, z) for every unit slice k of t (rows: t[k, ...]; columns: t[:, k, ...]), z the slice's
-// values in double; when `write`, z is written back afterwards.
+// values in double; when `write` (CPU tensors only), z is written back afterwards. A CUDA tensor is
+// read from a host copy.
 template <class F>
-void for_each_unit(const Tensor& t, const std::string& name, Grouping grouping, bool write, F&& f) {
-  check_cpu(t, name);
+void for_each_unit(const Tensor& t0, const std::string& name, Grouping grouping, bool write, F&& f) {
+  check_contiguous(t0, name);
+  PX_CHECK(!write || t0.device().is_cpu(), DeviceError, "pathprox: ", name, ": in-place unit loop on ",
+           t0.device().str());
+  const Tensor t = t0.device().is_cpu() ? t0 : t0.to(Device::cpu());
   const GroupLayout l = group_layout(t.shape(), grouping);
   cpu::dispatch_float(t.dtype(), [&](auto tag) {
     using T = decltype(tag);
@@ -61,10 +69,36 @@ double group_path_norm(const HomogeneousGroup& g) {
   return p;
 }
 
+// ||unit k|| of a CUDA tensor, float64 [units] on its device.
+Tensor device_unit_norms(const Tensor& t, const std::string& name, Grouping grouping) {
+  check_contiguous(t, name);
+  const GroupLayout l = group_layout(t.shape(), grouping);
+  Tensor norms = empty({l.groups}, {.dtype = DType::float64, .device = t.device()});
+  device::group_norms(t, norms, l);
+  return norms;
+}
+
+// P_g of every group of units on a CUDA device: per-unit norms and their products on the device,
+// one host read for all groups.
+std::vector<double> device_path_norms(const HomogeneousUnits& units) {
+  std::vector<Tensor> p;
+  for (const auto& g : units.groups) {
+    p.push_back(ops::sum(ops::mul(device_unit_norms(g.w.weight, g.w.weight_name, Grouping::rows),
+                                  device_unit_norms(g.v.weight, g.v.weight_name, Grouping::columns))));
+  }
+  const Tensor host = ops::stack(p).to(Device::cpu()).contiguous();
+  return std::vector<double>(host.data<double>(), host.data<double>() + host.numel());
+}
+
+bool on_device(const HomogeneousUnits& units) {
+  return !units.groups.empty() && !units.groups.front().w.weight.device().is_cpu();
+}
+
 // t <- s t (undefined t: nothing, a layer without a bias).
 void scale_(const Tensor& t, const std::string& name, double s) {
   if (!t.defined() || s == 1.0) return;
-  check_cpu(t, name);
+  check_contiguous(t, name);
+  if (!t.device().is_cpu()) return device::scale(t, s);
   cpu::dispatch_float(t.dtype(), [&](auto tag) {
     using T = decltype(tag);
     T* x = t.data<T>();
@@ -81,9 +115,27 @@ double sq_norm(const Tensor& t, const std::string& name) {
   return sum;
 }
 
+// pathprox_prox on a CUDA device: per group, one normalisation kernel (writing the factors), the
+// bias scaled by them, one block-prox kernel.
+void device_pathprox_prox(const HomogeneousUnits& units, double tau) {
+  for (const auto& g : units.groups) {
+    check_contiguous(g.w.weight, g.w.weight_name);
+    check_contiguous(g.v.weight, g.v.weight_name);
+    const GroupLayout wl = group_layout(g.w.weight.shape(), Grouping::rows);
+    Tensor factors = empty({wl.groups}, {.dtype = DType::float64, .device = g.w.weight.device()});
+    device::group_normalize(g.w.weight, factors, wl);
+    if (g.w.has_bias()) {
+      check_contiguous(g.w.bias, g.w.bias_name);
+      device::scale_by(g.w.bias, factors);
+    }
+    device::group_prox(g.v.weight, nullptr, tau, group_layout(g.v.weight.shape(), Grouping::columns));
+  }
+}
+
 }  // namespace
 
 std::vector<double> group_path_norms(const HomogeneousUnits& units) {
+  if (on_device(units)) return device_path_norms(units);
   std::vector<double> p;
   for (const auto& g : units.groups) p.push_back(group_path_norm(g));
   return p;
@@ -154,6 +206,7 @@ BalanceResult layerwise_balance(const HomogeneousUnits& units) {
 void pathprox_prox(const HomogeneousUnits& units, double tau) {
   PX_CHECK(std::isfinite(tau) && tau >= 0, ValueError, "pathprox: the threshold tau = lambda * lr must be >= 0, got ",
            tau);
+  if (on_device(units)) return device_pathprox_prox(units, tau);
   for (const auto& g : units.groups) {
     std::vector<double> factors;  // 1 / ||w_k||, 1 for w_k = 0
     for_each_unit(g.w.weight, g.w.weight_name, Grouping::rows, true, [&](std::int64_t, std::vector<double>& z) {
@@ -163,7 +216,7 @@ void pathprox_prox(const HomogeneousUnits& units, double tau) {
       factors.push_back(f);
     });
     if (g.w.has_bias()) {  // b_k is divided by the same ||w_k||
-      check_cpu(g.w.bias, g.w.bias_name);
+      check_contiguous(g.w.bias, g.w.bias_name);
       cpu::dispatch_float(g.w.bias.dtype(), [&](auto tag) {
         using T = decltype(tag);
         T* b = g.w.bias.data<T>();

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "proxima/core/error.h"
+#include "proxima/core/ops.h"
 #include "proxima/optim/cpu_loop.h"
 
 namespace px::optim::prox {
@@ -148,8 +149,11 @@ void ProxOptimizer::freeze_regularized() {
     PX_CHECK(s && s->kind == SeparableKind::binary, ValueError, name(), ": freeze needs a binary regulariser ",
              "(bin-l1, bin-l12, bin-l23, bin-l0); param group ", g, " has \"", reg->name(), "\"");
     for (const Tensor& p : param_groups()[g].params) {
-      require_cpu(p);
       PX_CHECK(p.is_contiguous(), ValueError, name(), ": freeze needs contiguous parameters");
+      if (!p.device().is_cpu()) {  // the same select as tensor ops (once per run)
+        ops::copy_(p, ops::sub(1.0, ops::mul(ops::lt(p, 0.0).to(p.dtype()), 2.0)));
+        continue;
+      }
       cpu::dispatch_float(p.dtype(), [&](auto tag) {
         using T = decltype(tag);
         T* x = p.data<T>();

@@ -6,6 +6,8 @@
 
 #include "proxima/core/factory.h"
 #include "proxima/optim/cpu_loop.h"
+#include "proxima/optim/device_loop.h"
+#include "proxima/optim/prox/group_device.h"
 #include "proxima/optim/prox/fast_prox.h"
 #include "proxima/optim/prox/fast_prox_penalties.h"
 
@@ -202,6 +204,51 @@ void ProxGen::update(const ParamGroup& group, const Tensor& param, const Tensor&
         record.add(c.metric_prox ? double(c.lr_lambda / proxgen_denominator(v ? v[i] : T(0), c)) : double(c.lr_lambda));
       }
     }
+  });
+}
+
+// One fused launch per dtype and step count (optim/device_loop.h). The group lasso: the gradient
+// half writes the thresholds t_i, then one group-prox kernel per tensor, then the clip.
+void ProxGen::update_device(const ParamGroup& group, std::vector<DeviceParam>& params) {
+  const std::size_t gi = group_index(group);
+  const bool reg = regularized(gi);
+  const SeparableProx* sep = reg ? separable(gi) : nullptr;
+  const Regularizer* group_reg = reg && !sep ? regularizer(gi) : nullptr;
+  const bool has_v = preconditioner_.kind != PreconditionerKind::none;
+  for (DeviceParam& dp : params) {
+    if (dp.state->empty()) init_state(*dp.state, dp.param);
+    ++dp.state->at("step").data<std::int64_t>()[0];
+  }
+  const double clip = options_.clip && regularizer(gi) ? *options_.clip : 0.0;
+  auto step_of = [](const DeviceParam& dp) { return dp.state->at("step").data<std::int64_t>()[0]; };
+  device::for_each_bucket(params, step_of, [&](DType dtype, std::int64_t step, std::vector<DeviceParam*>& members) {
+    device::TensorList list, params_only;
+    std::vector<Tensor> thresholds;
+    for (DeviceParam* dp : members) {
+      if (group_reg) thresholds.push_back(empty_like(dp->param));
+      list.add({&dp->param, &dp->grad, &dp->state->at("exp_avg"), has_v ? &dp->state->at("exp_avg_sq") : nullptr,
+                group_reg ? &thresholds.back() : nullptr});
+      params_only.add({&dp->param});
+    }
+    cpu::dispatch_float(dtype, [&](auto tag) {
+      using T = decltype(tag);
+      const auto c = make_proxgen_coefficients<T>(preconditioner_, group.lr, reg ? lambda(gi) : 0.0,
+                                                  group.weight_decay, options_.metric_prox, step);
+      if (group_reg) {
+        device::proxgen_thresholds(list, c);
+        for (std::size_t k = 0; k < members.size(); ++k) group_reg->prox_(members[k]->param, thresholds[k]);
+        if (clip > 0) device::clip<T>(params_only, clip);
+      } else {
+        device::proxgen(list, c, sep, clip);
+      }
+      if (!reg || !recording_thresholds()) return;
+      for (DeviceParam* dp : members) {  // logging only: v through a host copy
+        const Tensor v = has_v ? dp->state->at("exp_avg_sq").to(Device::cpu()) : Tensor{};
+        for (std::int64_t i = 0; i < dp->param.numel(); ++i)
+          threshold_record().add(c.metric_prox ? double(c.lr_lambda / proxgen_denominator(has_v ? v.data<T>()[i] : T(0), c))
+                                               : double(c.lr_lambda));
+      }
+    });
   });
 }
 

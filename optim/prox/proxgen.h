@@ -56,6 +56,7 @@ class ProxGen : public ProxOptimizer {
  protected:
   std::vector<StateEntrySpec> state_spec() const override;
   void update(const ParamGroup& group, const Tensor& param, const Tensor& grad, ParamState& state) override;
+  void update_device(const ParamGroup& group, std::vector<DeviceParam>& params) override;
 
  private:
   ProxGenOptions options_;

@@ -6,6 +6,8 @@
 
 #include "proxima/core/factory.h"
 #include "proxima/optim/cpu_loop.h"
+#include "proxima/optim/device_loop.h"
+#include "proxima/optim/prox/group_device.h"
 #include "proxima/optim/prox/proxsgd_rule.h"
 
 namespace px::optim::prox {
@@ -96,6 +98,56 @@ void ProxSGD::update(const ParamGroup& group, const Tensor& param, const Tensor&
     cpu::for_each_coordinate(n, [&](std::int64_t i) { proxsgd_combine(p[i], proxsgd_clip(zp[i], c), c); });
     if (record)
       for (std::int64_t i = 0; i < n; ++i) threshold_record().add(double(tp[i]));
+  });
+}
+
+// One fused launch per dtype and step count (optim/device_loop.h). The group lasso, as the CPU: z
+// and t into buffers (two launches), one group-prox kernel per tensor, then clip and combine.
+void ProxSGD::update_device(const ParamGroup& group, std::vector<DeviceParam>& params) {
+  const std::size_t gi = group_index(group);
+  const bool regularized_group = regularized(gi);
+  const SeparableProx* separable_prox = regularized_group ? separable(gi) : nullptr;
+  const Regularizer* group_regularizer = regularized_group && !separable_prox ? regularizer(gi) : nullptr;
+  for (DeviceParam& dp : params) {
+    if (dp.state->empty()) init_state(*dp.state, dp.param);
+    ++dp.state->at("step").data<std::int64_t>()[0];
+  }
+  const double lambda_now = regularized_group ? lambda(gi) : 0.0;
+  auto step_of = [](const DeviceParam& dp) { return dp.state->at("step").data<std::int64_t>()[0]; };
+  device::for_each_bucket(params, step_of, [&](DType dtype, std::int64_t step, std::vector<DeviceParam*>& members) {
+    std::vector<Tensor> z, t;  // group lasso only
+    device::TensorList list, thresholds, combine;
+    for (DeviceParam* dp : members) {
+      if (!group_regularizer) {
+        list.add({&dp->param, &dp->grad, &dp->state->at("v"), &dp->state->at("r")});
+        continue;
+      }
+      z.push_back(empty_like(dp->param));
+      t.push_back(empty_like(dp->param));
+      list.add({&dp->param, &dp->grad, &dp->state->at("v"), &dp->state->at("r"), &z.back()});
+      thresholds.add({&t.back(), &dp->state->at("r")});
+      combine.add({&dp->param, &z.back()});
+    }
+    const double epsilon = proxsgd_epsilon(group.lr, options_.epsilon_decay, options_.step_offset, step);
+    const double rho = proxsgd_rho(options_.rho0, options_.rho_decay, options_.step_offset, step);
+    cpu::dispatch_float(dtype, [&](auto tag) {
+      using T = decltype(tag);
+      const auto c = make_proxsgd_coefficients<T>(epsilon, rho, options_.beta, options_.delta, lambda_now,
+                                                  group.weight_decay, options_.clip_low, options_.clip_high, step);
+      if (group_regularizer) {
+        device::proxsgd_direction(list, c);
+        device::proxsgd_thresholds(thresholds, c);
+        for (std::size_t k = 0; k < z.size(); ++k) group_regularizer->prox_(z[k], t[k]);
+        device::proxsgd_combine(combine, c);
+      } else {
+        device::proxsgd(list, c, separable_prox);
+      }
+      if (!regularized_group || !recording_thresholds()) return;
+      for (DeviceParam* dp : members) {  // logging only: r through a host copy
+        const Tensor r = dp->state->at("r").to(Device::cpu());
+        for (std::int64_t i = 0; i < r.numel(); ++i) threshold_record().add(double(c.lambda / proxsgd_tau(r.data<T>()[i], c)));
+      }
+    });
   });
 }
 

@@ -68,6 +68,7 @@ class ProxSGD : public ProxOptimizer {
  protected:
   std::vector<StateEntrySpec> state_spec() const override;
   void update(const ParamGroup& group, const Tensor& param, const Tensor& grad, ParamState& state) override;
+  void update_device(const ParamGroup& group, std::vector<DeviceParam>& params) override;
 
  private:
   ProxSGDOptions options_;

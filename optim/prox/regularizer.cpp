@@ -49,8 +49,9 @@ SeparableRegularizer::SeparableRegularizer(std::string name, const SeparableProx
     : name_(std::move(name)), scalar_(scalar) {}
 
 double SeparableRegularizer::value(const Tensor& theta) const {
-  check_theta(theta, name_, "value");
-  const Tensor c = theta.contiguous();
+  // Any device: a CUDA theta is summed from a host copy (R is read for logging, not per step).
+  const Tensor c = theta.to(Device::cpu()).contiguous();
+  check_theta(c, name_, "value");
   double total = 0;
   cpu::dispatch_float(c.dtype(), [&](auto tag) {
     using T = decltype(tag);

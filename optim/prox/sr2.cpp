@@ -9,7 +9,10 @@
 #include <type_traits>
 
 #include "proxima/core/error.h"
+#include "proxima/core/factory.h"
+#include "proxima/core/ops.h"
 #include "proxima/optim/cpu_loop.h"
+#include "proxima/optim/prox/group_device.h"
 
 namespace px::optim::prox {
 namespace {
@@ -35,6 +38,39 @@ void check_options(const SR2Options& o) {
   check_option(o.weight_decay == 0, who, "weight_decay", o.weight_decay,
                "0 (weight decay is not part of SR2; the official code's hard-coded (1 - 0.001 wd) decay is not "
                "reproduced)");
+}
+
+// The tensors of one SR2 kernel launch (one device and dtype) and the float64 device sums their
+// reductions accumulate into (one per device, read back once per step).
+struct DeviceBatch {
+  DType dtype;
+  device::TensorList list;
+};
+struct DeviceSums {
+  std::vector<std::pair<Device, Tensor>> sums;
+  const Tensor& at(const Device& d, std::int64_t n) {
+    for (auto& [device, t] : sums)
+      if (device == d) return t;
+    sums.emplace_back(d, zeros({n}, {.dtype = DType::float64, .device = d}));
+    return sums.back().second;
+  }
+  // The host sums over devices. This read synchronises with the device: it is inherent to SR2, whose
+  // acceptance test (and Andrei's q) needs these reductions on the host.
+  std::vector<double> read(std::int64_t n) const {
+    std::vector<double> total(static_cast<std::size_t>(n), 0.0);
+    for (const auto& [device, t] : sums) {
+      const Tensor host = t.to(Device::cpu());
+      for (std::int64_t j = 0; j < n; ++j) total[static_cast<std::size_t>(j)] += host.data<double>()[j];
+    }
+    return total;
+  }
+};
+// The batch for this device and dtype in `batches` (appended when new).
+device::TensorList& batch_for(std::vector<DeviceBatch>& batches, const Tensor& p) {
+  for (auto& b : batches)
+    if (b.dtype == p.dtype() && b.list.device == p.device()) return b.list;
+  batches.push_back({p.dtype(), {}});
+  return batches.back().list;
 }
 
 }  // namespace
@@ -125,6 +161,8 @@ SR2::Trial SR2::trial_step(Saved& saved, double sigma, bool restart) {
   const bool adam = options_.preconditioner == "adam", andrei = options_.preconditioner == "andrei";
   const bool keep_grad = andrei || (options_.beta > 0 && (options_.restart_momentum || options_.momentum_check));
   double ss = 0, vs = 0, gs = 0, h0 = 0, dh = 0;
+  DeviceSums device_sums;
+  std::vector<Tensor> device_grads;  // alive until the launches are queued
   for (std::size_t g = 0; g < param_groups().size(); ++g) {
     if (skips_group(g)) continue;
     const ParamGroup& group = param_groups()[g];
@@ -132,11 +170,12 @@ SR2::Trial SR2::trial_step(Saved& saved, double sigma, bool restart) {
     const SeparableProx scalar = reg ? *separable(g) : SeparableProx{};
     const double lambda_g = reg ? lambda(g) : 0.0;
     const bool record = reg && recording_thresholds();
+    std::vector<DeviceBatch> batches;
+    std::vector<ParamState*> device_states;  // recording thresholds only
     for (std::size_t i = 0; i < group.params.size(); ++i) {
       const Tensor& p = group.params[i];
       Tensor grad = p.grad();
       if (!grad.defined()) continue;
-      require_cpu(p);
       PX_CHECK(p.is_contiguous() && grad.shape() == p.shape() && grad.dtype() == p.dtype(), ValueError,
                "sr2: ", param_label(g, i), " must be contiguous with a gradient of its shape and dtype");
       grad = grad.contiguous();
@@ -152,6 +191,14 @@ SR2::Trial SR2::trial_step(Saved& saved, double sigma, bool restart) {
       entry.v = st.at("v").clone();
       if (adam) entry.e = st.at("e").clone();
       if (keep_grad) entry.grad = grad.clone();
+      if (!p.device().is_cpu()) {  // queued for this group's kernel launch
+        const Tensor* extra = adam ? &st.at("e") : andrei ? &st.at("B") : nullptr;
+        batch_for(batches, p).add({&p, &grad, &st.at("v"), extra});
+        device_grads.push_back(grad);
+        if (record) device_states.push_back(&st);
+        saved.entries.push_back(std::move(entry));
+        continue;
+      }
       cpu::dispatch_float(p.dtype(), [&](auto tag) {
         using T = decltype(tag);
         T* x = p.data<T>();
@@ -190,8 +237,40 @@ SR2::Trial SR2::trial_step(Saved& saved, double sigma, bool restart) {
       });
       saved.entries.push_back(std::move(entry));
     }
+    const device::SR2TrialSettings settings{.restart = restart, .adam = adam, .andrei = andrei, .regularized = reg,
+                                            .beta = options_.beta, .ema_beta = options_.ema_beta,
+                                            .andrei_floor = options_.andrei_floor, .sigma = sigma,
+                                            .lambda = lambda_g, .r = scalar};
+    for (const DeviceBatch& b : batches) {
+      cpu::dispatch_float(b.dtype, [&](auto tag) {
+        using T = decltype(tag);
+        device::sr2_trial<T>(b.list, settings, device_sums.at(b.list.device, 5));
+      });
+    }
+    for (ParamState* st : device_states) record_device_thresholds(*st, lambda_g, sigma);
   }
+  const std::vector<double> d = device_sums.read(5);
+  ss += d[0], vs += d[1], gs += d[2], h0 += d[3], dh += d[4];
   return {.ss = ss, .xi = dh - vs, .xi_g = dh - gs, .h = h0, .dh = dh};
+}
+
+// Logging only: the thresholds lambda / D_i of a device parameter after its trial step (the CPU
+// loop's T arithmetic), from host copies of v (for the dtype and size) and e or B.
+void SR2::record_device_thresholds(const ParamState& st, double lambda_g, double sigma) {
+  const bool adam = options_.preconditioner == "adam", andrei = options_.preconditioner == "andrei";
+  const Tensor v = st.at("v");
+  const Tensor extra = adam ? st.at("e").to(Device::cpu()) : andrei ? st.at("B").to(Device::cpu()) : Tensor{};
+  cpu::dispatch_float(v.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* x = extra.defined() ? extra.data<T>() : nullptr;
+    const T floor = T(options_.andrei_floor), sig = T(sigma), lam = T(lambda_g);
+    for (std::int64_t k = 0; k < v.numel(); ++k) {
+      T e = T(0);
+      if (adam) e = std::sqrt(x[k]);
+      else if (andrei) e = x[k] > floor ? x[k] : T(0);
+      threshold_record().add(double(lam / (sig + e)));
+    }
+  });
 }
 
 // Rejection: x and the EMA back to x_k's bit for bit; v back to v_{k-1}, or (restart) to g(x_k).
@@ -199,23 +278,38 @@ void SR2::restore(const Saved& saved, bool restart) {
   for (const auto& entry : saved.entries) {
     const Tensor& p = param_groups()[entry.group].params[entry.index];
     ParamState& st = state(entry.group, entry.index);
-    cpu::dispatch_float(p.dtype(), [&](auto tag) {
-      using T = decltype(tag);
-      std::copy_n(entry.x.data<T>(), p.numel(), p.data<T>());
-    });
+    if (!p.device().is_cpu()) {
+      ops::copy_(p, entry.x);  // same dtype and shape: a bit-exact device copy
+    } else {
+      cpu::dispatch_float(p.dtype(), [&](auto tag) {
+        using T = decltype(tag);
+        std::copy_n(entry.x.data<T>(), p.numel(), p.data<T>());
+      });
+    }
     st.set("v", restart ? entry.grad : entry.v);
     if (entry.e.defined()) st.set("e", entry.e);
   }
 }
 
-// B <- B - 1 + q s^2 with q = (s'y + s's - s'Bs) / sum s^4, over every parameter that moved.
+// B <- B - 1 + q s^2 with q = (s'y + s's - s'Bs) / sum s^4, over every parameter that moved. Device
+// parameters: the sums by kernel (one host read, inherent: q is a host scalar), then the update.
 void SR2::andrei_update(const Saved& saved) {
   double sy = 0, ss = 0, sbs = 0, s4 = 0;
-  const auto for_each = [&](auto&& f) {
+  std::vector<DeviceBatch> sum_batches, update_batches;
+  std::vector<Tensor> alive;  // contiguous gradients of the device batches
+  for (const auto& entry : saved.entries) {
+    const Tensor& p = param_groups()[entry.group].params[entry.index];
+    if (p.device().is_cpu() || !p.grad().defined()) continue;
+    alive.push_back(p.grad().contiguous());
+    ParamState& st = state(entry.group, entry.index);
+    batch_for(sum_batches, p).add({&p, &entry.x, &alive.back(), &entry.grad, &st.at("B")});
+    batch_for(update_batches, p).add({&p, &entry.x, &st.at("B")});
+  }
+  const auto for_each = [&](auto&& f) {  // CPU parameters
     for (const auto& entry : saved.entries) {
       const Tensor& p = param_groups()[entry.group].params[entry.index];
       const Tensor grad = p.grad();
-      if (!grad.defined()) continue;
+      if (!grad.defined() || !p.device().is_cpu()) continue;
       const Tensor g1 = grad.contiguous();
       ParamState& st = state(entry.group, entry.index);
       cpu::dispatch_float(p.dtype(), [&](auto tag) {
@@ -233,6 +327,16 @@ void SR2::andrei_update(const Saved& saved) {
       s4 += s * s * s * s;
     }
   });
+  if (!sum_batches.empty()) {
+    DeviceSums sums;
+    for (const DeviceBatch& b : sum_batches) {
+      cpu::dispatch_float(b.dtype, [&](auto tag) {
+        device::sr2_andrei_sums<decltype(tag)>(b.list, sums.at(b.list.device, 4));
+      });
+    }
+    const std::vector<double> d = sums.read(4);
+    sy += d[0], ss += d[1], sbs += d[2], s4 += d[3];
+  }
   if (!(s4 > 0) || !std::isfinite(sy)) return;
   const double q = (sy + ss - sbs) / s4;
   for_each([&](const auto* x1, const auto* x0, const auto*, const auto*, auto* B, std::int64_t n) {
@@ -242,6 +346,9 @@ void SR2::andrei_update(const Saved& saved) {
       B[k] = T(double(B[k]) - 1.0 + q * s * s);
     }
   });
+  for (const DeviceBatch& b : update_batches) {
+    cpu::dispatch_float(b.dtype, [&](auto tag) { device::sr2_andrei_update<decltype(tag)>(b.list, q); });
+  }
 }
 
 SR2StepResult SR2::step(const SR2Closure& closure) {

@@ -65,6 +65,8 @@
 // * Defaults are the official main.py's command-line values (what its runs use): eta1 = 7.5e-4,
 //   eta2 = 0.999, gamma1 = 5.57, gamma3 = 0.79, beta = 0.9; sigma_min = 1e-8.
 //
+// CPU or CUDA parameters (CUDA: optim/prox/group_device.h's fused trial step; its reductions are
+// read once per trial step, which the acceptance test needs on the host anyway).
 // State per parameter: "v" (momentum), "e" ("adam": the EMA of g^2), "B" ("andrei": the diagonal),
 // "sigma" (scalar, the same in every parameter: sigma survives state_dict and a resume). step()
 // without a closure throws ValueError.
@@ -164,6 +166,7 @@ class SR2 : public ProxOptimizer {
   double loss_epsilon() const;
   void restore(const Saved& saved, bool restart);
   void andrei_update(const Saved& saved);
+  void record_device_thresholds(const ParamState& state, double lambda_g, double sigma);
   void write_sigma(double sigma);
 
   SR2Options options_;

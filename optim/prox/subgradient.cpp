@@ -5,6 +5,7 @@
 
 #include "proxima/core/ops.h"
 #include "proxima/optim/cpu_loop.h"
+#include "proxima/optim/device_loop.h"
 #include "proxima/optim/update_rules.h"
 
 namespace px::optim::prox {
@@ -87,6 +88,42 @@ void SubgradientOptimizer::update(const ParamGroup& group, const Tensor& param, 
     cpu::for_each_coordinate(param.numel(), [&](std::int64_t i) {
       T unused = 0;
       rules::sgd_update(p[i], augmented(i), buf ? buf[i] : unused, c);
+    });
+  });
+}
+
+// The inner rule with the separable term fused (one launch per dtype and step count); the group
+// lasso's term is added first with its per-group kernel and tensor ops (augmented_gradient).
+void SubgradientOptimizer::update_device(const ParamGroup& group, std::vector<DeviceParam>& params) {
+  const std::size_t gi = group_index(group);
+  const SeparableProx* sep = regularized(gi) ? separable(gi) : nullptr;
+  if (regularized(gi) && !sep)
+    for (DeviceParam& dp : params) dp.grad = augmented_gradient(gi, dp.param, dp.grad);
+  const device::SubgradientTerm term{sep != nullptr, sep ? *sep : SeparableProx{}, sep ? lambda(gi) : 0.0,
+                                     options_.smoothing};
+  const bool use_momentum = !adam_ && options_.momentum != 0;
+  // adam: the step count after this step; sgd: 1 on the first step (fresh momentum buffer), else 0.
+  auto key = [&](DeviceParam& dp) -> std::int64_t {
+    const bool first = dp.state->empty();
+    if (first && (adam_ || use_momentum)) init_state(*dp.state, dp.param);
+    if (adam_) return ++dp.state->at("step").data<std::int64_t>()[0];
+    return first ? 1 : 0;
+  };
+  device::for_each_bucket(params, key, [&](DType dtype, std::int64_t k, std::vector<DeviceParam*>& members) {
+    device::TensorList list;
+    for (DeviceParam* dp : members) {
+      ParamState& s = *dp->state;
+      if (adam_) list.add({&dp->param, &dp->grad, &s.at("exp_avg"), &s.at("exp_avg_sq")});
+      else list.add({&dp->param, &dp->grad, use_momentum ? &s.at("momentum_buffer") : nullptr});
+    }
+    cpu::dispatch_float(dtype, [&](auto tag) {
+      using T = decltype(tag);
+      if (adam_)
+        device::adam(list, rules::make_adam_coefficients<T>(group.lr, options_.beta1, options_.beta2, options_.eps,
+                                                            group.weight_decay, true, false, k), term);
+      else
+        device::sgd(list, rules::make_sgd_coefficients<T>(group.lr, options_.momentum, 0.0, group.weight_decay,
+                                                          options_.nesterov, k == 1), term);
     });
   });
 }

@@ -51,6 +51,7 @@ class SubgradientOptimizer : public ProxOptimizer {
   // adam: "step", "exp_avg", "exp_avg_sq" (Adam's names); sgd: "momentum_buffer" when momentum != 0.
   std::vector<StateEntrySpec> state_spec() const override;
   void update(const ParamGroup& group, const Tensor& param, const Tensor& grad, ParamState& state) override;
+  void update_device(const ParamGroup& group, std::vector<DeviceParam>& params) override;
 
  private:
   // Group lasso: g + lambda dR(param); otherwise grad itself (separable regularisers are added
