@@ -25,71 +25,25 @@
 #include "proxima/proxima.h"
 #include "proxima/optim/adam.h"
 #include "proxima/optim/prox/proxgen.h"
+#include "optim_step_bench.h"
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-struct ParamSet {
-  std::string name;
-  std::vector<px::Shape> shapes;  // regularised: ndim 2 or 4
-};
-
-// ResNet-20 (option-A shortcuts) parameter shapes, taken from the model zoo.
-ParamSet resnet20_shapes() {
-  px::Generator gen(0);
-  auto model = px::nn::make_model("resnet20", {}, gen);
-  ParamSet set{"resnet20 shapes", {}};
-  for (const auto& [name, p] : model->named_parameters()) set.shapes.push_back(p.shape());
-  return set;
-}
-
-struct Row {
-  std::string name;
-  std::int64_t bytes_per_param = 28;  // 7 * 4
-  std::vector<px::Tensor> params;
-  std::unique_ptr<px::optim::Optimizer> opt;
-  px::Tensor copy_src, copy_dst;  // the copy row only
-  std::vector<double> seconds;
-
-  void step() {
-    if (opt) opt->step();
-    else px::ops::copy_(copy_dst, copy_src);
-  }
-};
-
-// Fresh parameters of the set's shapes, N(0, 0.05^2), each with a fixed N(0, 0.01^2) gradient.
-std::vector<px::Tensor> make_params(const ParamSet& set, px::Generator& gen) {
-  std::vector<px::Tensor> params;
-  for (const auto& shape : set.shapes) {
-    px::Tensor p = px::ops::mul(px::randn(shape, {}, &gen), 0.05);
-    p.set_grad(px::ops::mul(px::randn(shape, {}, &gen), 0.01));
-    params.push_back(p);
-  }
-  return params;
-}
-
-std::vector<px::optim::ParamGroup> split_groups(const std::vector<px::Tensor>& params) {
-  px::optim::ParamGroup reg, rest;
-  for (const auto& p : params) (p.dim() == 2 || p.dim() == 4 ? reg : rest).params.push_back(p);
-  std::vector<px::optim::ParamGroup> groups;
-  if (!reg.params.empty()) groups.push_back(std::move(reg));
-  if (!rest.params.empty()) groups.push_back(std::move(rest));
-  return groups;
-}
+using namespace px_bench;  // optim_step_bench.h
 
 std::vector<Row> make_rows(const ParamSet& set, px::Generator& gen, const std::vector<std::string>& regs,
                            bool with_copy) {
   std::vector<Row> rows;
   {
     Row r{.name = "adam"};
-    r.params = make_params(set, gen);
+    r.params = make_params(set, gen, px::Device::cpu());
     r.opt = std::make_unique<px::optim::Adam>(r.params, px::optim::AdamOptions{.lr = 1e-3});
     rows.push_back(std::move(r));
   }
   for (const auto& reg : regs) {
     Row r{.name = "proxgen-adam " + reg};
-    r.params = make_params(set, gen);
+    r.params = make_params(set, gen, px::Device::cpu());
     auto groups = split_groups(r.params);
     groups[0].options["regularizer"] = reg;  // the first group holds the ndim-2/4 weights
     px::optim::prox::ProxGenOptions o;
@@ -99,8 +53,7 @@ std::vector<Row> make_rows(const ParamSet& set, px::Generator& gen, const std::v
     rows.push_back(std::move(r));
   }
   if (with_copy) {
-    std::int64_t n = 0;
-    for (const auto& s : set.shapes) n += px::shape_numel(s);
+    const std::int64_t n = numel(set);
     Row r{.name = "copy (px::ops::copy_)", .bytes_per_param = 8};
     r.copy_src = px::randn({n}, {}, &gen);
     r.copy_dst = px::zeros({n});
@@ -136,18 +89,17 @@ void run_set(const ParamSet& set, const RunOptions& ro) {
   const bool markdown = ro.markdown;
   px::Generator gen(1);
   std::vector<Row> rows = make_rows(set, gen, ro.regularizers, ro.copy);
-  std::int64_t n = 0;
-  for (const auto& s : set.shapes) n += px::shape_numel(s);
+  const std::int64_t n = numel(set);
   for (int i = 0; i < warmup; ++i)
     for (auto& r : rows) r.step();
   for (int i = 0; i < reps; ++i)
     for (auto& r : rows) {
       const auto start = Clock::now();
       r.step();
-      r.seconds.push_back(std::chrono::duration<double>(Clock::now() - start).count());
+      r.times.push_back(std::chrono::duration<double>(Clock::now() - start).count());
     }
-  const double adam = median(rows[0].seconds);
-  const double adam_min = *std::min_element(rows[0].seconds.begin(), rows[0].seconds.end());
+  const double adam = median(rows[0].times);
+  const double adam_min = *std::min_element(rows[0].times.begin(), rows[0].times.end());
   if (markdown) {
     std::printf("\n%s: %lld float32 parameters in %zu tensors\n\n", set.name.c_str(), static_cast<long long>(n),
                 set.shapes.size());
@@ -159,8 +111,8 @@ void run_set(const ParamSet& set, const RunOptions& ro) {
                 "zeros");
   }
   for (const auto& r : rows) {
-    const double med = median(r.seconds);
-    const double lo = *std::min_element(r.seconds.begin(), r.seconds.end());
+    const double med = median(r.times);
+    const double lo = *std::min_element(r.times.begin(), r.times.end());
     const double gbs = double(n) * double(r.bytes_per_param) / med / 1e9;
     const std::string zeros = r.opt ? std::to_string(zero_fraction(r) * 100.0).substr(0, 5) + "%" : "-";
     if (markdown)

@@ -1,7 +1,9 @@
 // gpu_determinism: which CUDA op is not bit-reproducible? Runs each op (and a ResNet-20
 // forward/backward) twice on the same inputs with deterministic cuDNN algorithms and TF32 off,
 // and prints, per op or parameter, whether the two results are bitwise equal (and the largest
-// difference when not). A diagnostic for tests/cuda/test_train_cuda.cpp's determinism checks.
+// difference when not). Before each run the allocator's free blocks are filled with NaN, so that
+// reads of memory a kernel never wrote show up. A diagnostic for tests/cuda/test_train_cuda.cpp's
+// determinism checks (written in session 5 when the GPU time ran out: not yet run).
 // Usage: gpu_determinism
 #include <cmath>
 #include <cstdio>
@@ -30,7 +32,21 @@ int report(const std::string& what, const px::Tensor& a, const px::Tensor& b) {
   return d == 0 ? 0 : 1;
 }
 
-int twice(const std::string& what, const std::function<px::Tensor()>& f) { return report(what, f(), f()); }
+// Fills the caching allocator's free blocks with NaN: a kernel that reads memory it did not
+// write (an output it only partly writes, a scratch buffer) then gives NaN or a different result
+// on the second run, which is how allocator history would make a run non-repeatable.
+void poison() {
+  std::vector<px::Tensor> junk;
+  for (std::int64_t n = 64; n <= (std::int64_t{1} << 24); n *= 2)
+    for (int copies = 0; copies < 3; ++copies) junk.push_back(px::full({n}, NAN, {.device = gpu()}));
+}
+
+int twice(const std::string& what, const std::function<px::Tensor()>& f) {
+  poison();
+  px::Tensor first = f();
+  poison();
+  return report(what, first, f());
+}
 
 }  // namespace
 
@@ -85,6 +101,7 @@ int main() {
   std::vector<std::vector<px::Tensor>> grads(2);
   std::vector<px::Tensor> losses;
   for (int r = 0; r < 2; ++r) {
+    poison();
     for (auto& q : net->parameters()) q.zero_grad();
     px::Tensor loss = px::cross_entropy((*net)(xb), yb);
     px::backward(loss);

@@ -24,66 +24,23 @@
 #include "proxima/proxima.h"
 #include "proxima/optim/adam.h"
 #include "proxima/optim/prox/proxgen.h"
+#include "optim_step_bench.h"
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
+using namespace px_bench;  // optim_step_bench.h
 const px::Device kGpu = px::Device::cuda(0);
-
-struct ParamSet {
-  std::string name;
-  std::vector<px::Shape> shapes;
-};
-
-ParamSet resnet20_shapes() {
-  px::Generator gen(0);
-  auto model = px::nn::make_model("resnet20", {}, gen);
-  ParamSet set{"resnet20 shapes", {}};
-  for (const auto& [name, p] : model->named_parameters()) set.shapes.push_back(p.shape());
-  return set;
-}
-
-struct Row {
-  std::string name;
-  std::vector<px::Tensor> params;
-  std::unique_ptr<px::optim::Optimizer> opt;
-  px::Tensor copy_src, copy_dst;  // the copy row only
-  std::vector<double> ms;
-
-  void step() {
-    if (opt) opt->step();
-    else px::ops::copy_(copy_dst, copy_src);
-  }
-};
-
-std::vector<px::Tensor> make_params(const ParamSet& set, px::Generator& gen) {
-  std::vector<px::Tensor> params;
-  for (const auto& shape : set.shapes) {
-    px::Tensor p = px::ops::mul(px::randn(shape, {}, &gen), 0.05).to(kGpu);
-    p.set_grad(px::ops::mul(px::randn(shape, {}, &gen), 0.01).to(kGpu));
-    params.push_back(p);
-  }
-  return params;
-}
-
-std::vector<px::optim::ParamGroup> split_groups(const std::vector<px::Tensor>& params) {
-  px::optim::ParamGroup reg, rest;
-  for (const auto& p : params) (p.dim() == 2 || p.dim() == 4 ? reg : rest).params.push_back(p);
-  std::vector<px::optim::ParamGroup> groups;
-  if (!reg.params.empty()) groups.push_back(std::move(reg));
-  if (!rest.params.empty()) groups.push_back(std::move(rest));
-  return groups;
-}
 
 std::vector<Row> make_rows(const ParamSet& set, std::int64_t n, px::Generator& gen) {
   std::vector<Row> rows;
   Row adam{.name = "adam"};
-  adam.params = make_params(set, gen);
+  adam.params = make_params(set, gen, kGpu);
   adam.opt = std::make_unique<px::optim::Adam>(split_groups(adam.params), px::optim::AdamOptions{.lr = 1e-3});
   rows.push_back(std::move(adam));
   for (const char* reg : {"l1", "l0", "l12", "l23"}) {
     Row r{.name = std::string("proxgen-adam ") + reg};
-    r.params = make_params(set, gen);
+    r.params = make_params(set, gen, kGpu);
     auto groups = split_groups(r.params);
     groups[0].options["regularizer"] = std::string(reg);  // the ndim-2/4 weights
     r.opt = std::make_unique<px::optim::prox::ProxGen>(std::move(groups),
@@ -98,8 +55,7 @@ std::vector<Row> make_rows(const ParamSet& set, std::int64_t n, px::Generator& g
 }
 
 void run_set(const ParamSet& set, int reps, int trials) {
-  std::int64_t n = 0;
-  for (const auto& s : set.shapes) n += px::shape_numel(s);
+  const std::int64_t n = numel(set);
   px::Generator gen(1);
   std::vector<Row> rows = make_rows(set, n, gen);
   px::Backend& backend = px::backend_for(kGpu);
@@ -110,17 +66,17 @@ void run_set(const ParamSet& set, int reps, int trials) {
       const auto start = Clock::now();
       for (int i = 0; i < reps; ++i) r.step();
       backend.synchronize(kGpu);
-      r.ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - start).count() / reps);
+      r.times.push_back(std::chrono::duration<double, std::milli>(Clock::now() - start).count() / reps);
     }
   std::printf("\n%s: %lld float32 parameters in %zu tensors; bytes/step %.1f MB\n%-24s %10s %10s %8s %8s\n",
               set.name.c_str(), static_cast<long long>(n), set.shapes.size(), 28.0 * double(n) / 1e6, "row",
               "median ms", "min ms", "GB/s", "/copy");
   double copy_ms = 0;
-  for (auto& r : rows) std::sort(r.ms.begin(), r.ms.end());
-  copy_ms = rows.back().ms[rows.back().ms.size() / 2];
+  for (auto& r : rows) std::sort(r.times.begin(), r.times.end());
+  copy_ms = rows.back().times[rows.back().times.size() / 2];
   for (const auto& r : rows) {
-    const double med = r.ms[r.ms.size() / 2];
-    std::printf("%-24s %10.4f %10.4f %8.1f %8.2f\n", r.name.c_str(), med, r.ms.front(), 28.0 * double(n) / med / 1e6,
+    const double med = r.times[r.times.size() / 2];
+    std::printf("%-24s %10.4f %10.4f %8.1f %8.2f\n", r.name.c_str(), med, r.times.front(), 28.0 * double(n) / med / 1e6,
                 med / copy_ms);
   }
 }

@@ -102,15 +102,7 @@ void rmsprop(const TensorList& list, const rules::RmspropCoefficients<T>& c) {
 
 std::int64_t launch_count() { return cuda::multi_tensor::launches().load(); }
 
-#define PX_INSTANTIATE(T)                                                                                     \
-  template void sgd<T>(const TensorList&, const rules::SgdCoefficients<T>&, const SubgradientTerm&,          \
-                       const BinarizeStep&);                                                                 \
-  template void adam<T>(const TensorList&, const rules::AdamCoefficients<T>&, const SubgradientTerm&,        \
-                        const BinarizeStep&);                                                                \
-  template void adagrad<T>(const TensorList&, const rules::AdagradCoefficients<T>&);                         \
-  template void rmsprop<T>(const TensorList&, const rules::RmspropCoefficients<T>&);
-PX_INSTANTIATE(float)
-PX_INSTANTIATE(double)
-#undef PX_INSTANTIATE
+PX_INSTANTIATE_CLASSIC_STEPS(float)
+PX_INSTANTIATE_CLASSIC_STEPS(double)
 
 }  // namespace px::optim::device

@@ -286,14 +286,7 @@ void proxsgd_combine(const TensorList& list, const prox::ProxSGDCoefficients<T>&
   launch<T>(list, ProxSgdCombineOp<T>{c});
 }
 
-#define PX_INSTANTIATE(T)                                                                            \
-  template void proxgen_thresholds<T>(const TensorList&, const prox::ProxGenCoefficients<T>&);      \
-  template void clip<T>(const TensorList&, double);                                                 \
-  template void proxsgd_direction<T>(const TensorList&, const prox::ProxSGDCoefficients<T>&);       \
-  template void proxsgd_thresholds<T>(const TensorList&, const prox::ProxSGDCoefficients<T>&);      \
-  template void proxsgd_combine<T>(const TensorList&, const prox::ProxSGDCoefficients<T>&);
-PX_INSTANTIATE(float)
-PX_INSTANTIATE(double)
-#undef PX_INSTANTIATE
+PX_INSTANTIATE_GROUP_PIECES(float)
+PX_INSTANTIATE_GROUP_PIECES(double)
 
 }  // namespace px::optim::device

@@ -102,12 +102,7 @@ void proxsgd(const TensorList& list, const prox::ProxSGDCoefficients<T>& c, cons
   launch<T>(list, ProxSgdOp<T>{c, r != nullptr, r ? *r : prox::SeparableProx{}});
 }
 
-#define PX_INSTANTIATE(T)                                                                                  \
-  template void proxgen<T>(const TensorList&, const prox::ProxGenCoefficients<T>&,                        \
-                           const prox::SeparableProx*, double);                                           \
-  template void proxsgd<T>(const TensorList&, const prox::ProxSGDCoefficients<T>&, const prox::SeparableProx*);
-PX_INSTANTIATE(float)
-PX_INSTANTIATE(double)
-#undef PX_INSTANTIATE
+PX_INSTANTIATE_PROX_STEPS(float)
+PX_INSTANTIATE_PROX_STEPS(double)
 
 }  // namespace px::optim::device

@@ -165,12 +165,7 @@ void sr2_andrei_update(const TensorList& list, double q) {
   mt::launch<T>(list, AndreiUpdateOp<T>{q});
 }
 
-#define PX_INSTANTIATE(T)                                                                  \
-  template void sr2_trial<T>(const TensorList&, const SR2TrialSettings&, const Tensor&); \
-  template void sr2_andrei_sums<T>(const TensorList&, const Tensor&);                    \
-  template void sr2_andrei_update<T>(const TensorList&, double);
-PX_INSTANTIATE(float)
-PX_INSTANTIATE(double)
-#undef PX_INSTANTIATE
+PX_INSTANTIATE_SR2_PIECES(float)
+PX_INSTANTIATE_SR2_PIECES(double)
 
 }  // namespace px::optim::device

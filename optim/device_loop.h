@@ -83,6 +83,21 @@ template <class T> void proxsgd(const TensorList& list, const prox::ProxSGDCoeff
 // Kernel launches made by the entry points above since the program started (for tests).
 std::int64_t launch_count();
 
+// The explicit instantiations of the entry points above for one T, listed once for the files that
+// define them: cuda/optim_classic.cu (classic steps), cuda/optim_prox.cu (prox steps) and, as
+// throws, core/no_cuda/no_cuda_optim.cpp (both).
+#define PX_INSTANTIATE_CLASSIC_STEPS(T)                                                               \
+  template void sgd<T>(const TensorList&, const rules::SgdCoefficients<T>&, const SubgradientTerm&,   \
+                       const BinarizeStep&);                                                          \
+  template void adam<T>(const TensorList&, const rules::AdamCoefficients<T>&, const SubgradientTerm&, \
+                        const BinarizeStep&);                                                         \
+  template void adagrad<T>(const TensorList&, const rules::AdagradCoefficients<T>&);                  \
+  template void rmsprop<T>(const TensorList&, const rules::RmspropCoefficients<T>&);
+#define PX_INSTANTIATE_PROX_STEPS(T)                                                                           \
+  template void proxgen<T>(const TensorList&, const prox::ProxGenCoefficients<T>&, const prox::SeparableProx*, \
+                           double);                                                                            \
+  template void proxsgd<T>(const TensorList&, const prox::ProxSGDCoefficients<T>&, const prox::SeparableProx*);
+
 // Calls body(dtype, key, members) once per distinct (parameter dtype, key(x)) over xs (each x
 // has a .param), members in input order: a fused launch needs one dtype, and the optimizers also
 // split a group's tensors by step count (their coefficients differ) or first step.

@@ -2,7 +2,7 @@
 #include "proxima/optim/sgd.h"
 
 #include "proxima/optim/cpu_loop.h"
-#include "proxima/optim/device_loop.h"
+#include "proxima/optim/sgd_device.h"
 #include "proxima/optim/update_rules.h"
 
 namespace px::optim {
@@ -50,20 +50,8 @@ void SGD::update(const ParamGroup& group, const Tensor& param, const Tensor& gra
 }
 
 void SGD::update_device(const ParamGroup& group, std::vector<DeviceParam>& params) {
-  const bool use_momentum = options_.momentum != 0;
-  auto first_step = [&](const DeviceParam& dp) { return use_momentum && dp.state->empty(); };
-  device::for_each_bucket(params, first_step, [&](DType dtype, bool first, std::vector<DeviceParam*>& members) {
-    device::TensorList list;
-    for (DeviceParam* dp : members) {
-      if (first) init_state(*dp->state, dp->param);
-      list.add({&dp->param, &dp->grad, use_momentum ? &dp->state->at("momentum_buffer") : nullptr});
-    }
-    cpu::dispatch_float(dtype, [&](auto tag) {
-      using T = decltype(tag);
-      device::sgd(list, rules::make_sgd_coefficients<T>(group.lr, options_.momentum, options_.dampening,
-                                                        group.weight_decay, options_.nesterov, first));
-    });
-  });
+  device::sgd_step(params, group.lr, group.weight_decay, options_,
+                   [&](ParamState& state, const Tensor& param) { init_state(state, param); });
 }
 
 }  // namespace px::optim

@@ -61,26 +61,13 @@ void sr2_andrei_sums(const TensorList& list, const Tensor&) { unavailable(list);
 template <class T>
 void sr2_andrei_update(const TensorList& list, double) { unavailable(list); }
 
-#define PX_INSTANTIATE(T)                                                                                          \
-  template void sgd<T>(const TensorList&, const rules::SgdCoefficients<T>&, const SubgradientTerm&,                \
-                       const BinarizeStep&);                                                                       \
-  template void adam<T>(const TensorList&, const rules::AdamCoefficients<T>&, const SubgradientTerm&,              \
-                        const BinarizeStep&);                                                                      \
-  template void adagrad<T>(const TensorList&, const rules::AdagradCoefficients<T>&);                               \
-  template void rmsprop<T>(const TensorList&, const rules::RmspropCoefficients<T>&);                               \
-  template void proxgen<T>(const TensorList&, const prox::ProxGenCoefficients<T>&, const prox::SeparableProx*,     \
-                           double);                                                                                \
-  template void proxsgd<T>(const TensorList&, const prox::ProxSGDCoefficients<T>&, const prox::SeparableProx*);    \
-  template void proxgen_thresholds<T>(const TensorList&, const prox::ProxGenCoefficients<T>&);                     \
-  template void clip<T>(const TensorList&, double);                                                                \
-  template void proxsgd_direction<T>(const TensorList&, const prox::ProxSGDCoefficients<T>&);                      \
-  template void proxsgd_thresholds<T>(const TensorList&, const prox::ProxSGDCoefficients<T>&);                     \
-  template void proxsgd_combine<T>(const TensorList&, const prox::ProxSGDCoefficients<T>&);                        \
-  template void sr2_trial<T>(const TensorList&, const SR2TrialSettings&, const Tensor&);                           \
-  template void sr2_andrei_sums<T>(const TensorList&, const Tensor&);                                              \
-  template void sr2_andrei_update<T>(const TensorList&, double);
-PX_INSTANTIATE(float)
-PX_INSTANTIATE(double)
-#undef PX_INSTANTIATE
+PX_INSTANTIATE_CLASSIC_STEPS(float)
+PX_INSTANTIATE_CLASSIC_STEPS(double)
+PX_INSTANTIATE_PROX_STEPS(float)
+PX_INSTANTIATE_PROX_STEPS(double)
+PX_INSTANTIATE_GROUP_PIECES(float)
+PX_INSTANTIATE_GROUP_PIECES(double)
+PX_INSTANTIATE_SR2_PIECES(float)
+PX_INSTANTIATE_SR2_PIECES(double)
 
 }  // namespace px::optim::device

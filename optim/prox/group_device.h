@@ -61,4 +61,18 @@ template <class T> void sr2_andrei_sums(const TensorList& list, const Tensor& su
 // [x1, x0, B]: B <- T(double(B) - 1 + q s^2).
 template <class T> void sr2_andrei_update(const TensorList& list, double q);
 
+// The explicit instantiations of the templates above for one T, listed once for the files that
+// define them: cuda/optim_group.cu (group pieces), cuda/optim_sr2.cu (SR2 pieces) and, as throws,
+// core/no_cuda/no_cuda_optim.cpp (both).
+#define PX_INSTANTIATE_GROUP_PIECES(T)                                                         \
+  template void proxgen_thresholds<T>(const TensorList&, const prox::ProxGenCoefficients<T>&); \
+  template void clip<T>(const TensorList&, double);                                            \
+  template void proxsgd_direction<T>(const TensorList&, const prox::ProxSGDCoefficients<T>&);  \
+  template void proxsgd_thresholds<T>(const TensorList&, const prox::ProxSGDCoefficients<T>&); \
+  template void proxsgd_combine<T>(const TensorList&, const prox::ProxSGDCoefficients<T>&);
+#define PX_INSTANTIATE_SR2_PIECES(T)                                                     \
+  template void sr2_trial<T>(const TensorList&, const SR2TrialSettings&, const Tensor&); \
+  template void sr2_andrei_sums<T>(const TensorList&, const Tensor&);                    \
+  template void sr2_andrei_update<T>(const TensorList&, double);
+
 }  // namespace px::optim::device

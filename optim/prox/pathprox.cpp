@@ -5,8 +5,8 @@
 #include <set>
 
 #include "proxima/optim/cpu_loop.h"
-#include "proxima/optim/device_loop.h"
 #include "proxima/optim/sgd.h"
+#include "proxima/optim/sgd_device.h"
 
 namespace px::optim::prox {
 namespace {
@@ -68,22 +68,11 @@ void PathProx::update(const ParamGroup& group, const Tensor& param, const Tensor
                     group.weight_decay, sgd, first);
 }
 
-// Step 1 on a device: the SGD kernel, one launch per dtype and first step (as SGD::update_device).
+// Step 1 on a device: SGD's fused kernel (device::sgd_step, as SGD::update_device).
 void PathProx::update_device(const ParamGroup& group, std::vector<DeviceParam>& params) {
-  const bool use_momentum = options_.momentum != 0;
-  auto first_step = [&](const DeviceParam& dp) { return use_momentum && dp.state->empty(); };
-  device::for_each_bucket(params, first_step, [&](DType dtype, bool first, std::vector<DeviceParam*>& members) {
-    device::TensorList list;
-    for (DeviceParam* dp : members) {
-      if (first) init_state(*dp->state, dp->param);
-      list.add({&dp->param, &dp->grad, use_momentum ? &dp->state->at("momentum_buffer") : nullptr});
-    }
-    cpu::dispatch_float(dtype, [&](auto tag) {
-      using T = decltype(tag);
-      device::sgd(list, rules::make_sgd_coefficients<T>(group.lr, options_.momentum, options_.dampening,
-                                                        group.weight_decay, options_.nesterov, first));
-    });
-  });
+  const SgdOptions sgd{.momentum = options_.momentum, .dampening = options_.dampening, .nesterov = options_.nesterov};
+  device::sgd_step(params, group.lr, group.weight_decay, sgd,
+                   [&](ParamState& state, const Tensor& param) { init_state(state, param); });
 }
 
 void PathProx::step() {

@@ -18,6 +18,8 @@
 namespace px::gpu_test {
 
 using Ts = std::vector<Tensor>;
+// The dtypes every parity test runs.
+inline constexpr DType kFloats[] = {DType::float32, DType::float64};
 using ParityFn = std::function<Tensor(const Ts&)>;
 
 // |gpu - cpu| <= atol + rtol * |cpu|, elementwise. The GPU computes in the same dtype but in a
@@ -88,3 +90,17 @@ inline Tensor check_parity(const std::string& what, const ParityFn& f, const Ts&
 }
 
 }  // namespace px::gpu_test
+
+// The parity tests' shorthands (each test_parity_*.cpp is a translation unit of its own).
+using namespace px;
+using px::gpu_test::check_close;
+using px::gpu_test::check_equal;
+using px::gpu_test::check_parity;
+using px::gpu_test::gpu;
+using px::gpu_test::kFloats;
+using px::gpu_test::label;
+using px::gpu_test::NoTf32;
+using px::gpu_test::random_cpu;
+using px::gpu_test::Tol;
+using px::gpu_test::tol_for;
+using px::gpu_test::Ts;

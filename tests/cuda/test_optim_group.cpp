@@ -124,13 +124,6 @@ TEST_CASE("cuda optim: proxgen group lasso threshold records and penalty agree w
     Generator gen(5);
     gpu_test::OptimizerPair pair(group_factory<ProxGen>(ProxGenOptions{.lr = 0.02, .lambda = 2.0}, "rows"), dtype, gen,
                                  0.1, group_shapes());
-    auto& cpu = dynamic_cast<ProxGen&>(*pair.on_cpu);
-    auto& gpu = dynamic_cast<ProxGen&>(*pair.on_gpu);
-    cpu.set_record_thresholds(true);
-    gpu.set_record_thresholds(true);
-    pair.step(gen);
-    CHECK(gpu.thresholds().count == cpu.thresholds().count);
-    CHECK(gpu.thresholds().sum == doctest::Approx(cpu.thresholds().sum).epsilon(1e-6));
-    CHECK(gpu.penalty() == doctest::Approx(cpu.penalty()).epsilon(dtype == DType::float64 ? 1e-12 : 1e-5));
+    gpu_test::check_threshold_records(pair, dtype, gen);
   }
 }

@@ -7,10 +7,12 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "gpu_util.h"
 #include "proxima/optim/optimizer.h"
+#include "proxima/optim/prox/proxgen.h"
 
 namespace px::gpu_test {
 
@@ -139,6 +141,22 @@ inline void check_optimizer_parity(const OptimizerFactory& make, const std::stri
     INFO(what << " " << dtype_name(dtype) << ": " << mismatches << " zero mismatches in " << coordinates);
     CHECK(mismatches * 1000 <= coordinates);
   }
+}
+
+
+// `pair` holds ProxGen on both sides: records thresholds, steps once and checks that the records'
+// count and sum and the penalty agree. Returns the (CPU, CUDA) optimizers for further checks.
+inline std::pair<optim::prox::ProxGen&, optim::prox::ProxGen&> check_threshold_records(OptimizerPair& pair,
+                                                                                      DType dtype, Generator& gen) {
+  auto& on_cpu = dynamic_cast<optim::prox::ProxGen&>(*pair.on_cpu);
+  auto& on_gpu = dynamic_cast<optim::prox::ProxGen&>(*pair.on_gpu);
+  on_cpu.set_record_thresholds(true);
+  on_gpu.set_record_thresholds(true);
+  pair.step(gen);
+  CHECK(on_gpu.thresholds().count == on_cpu.thresholds().count);
+  CHECK(on_gpu.thresholds().sum == doctest::Approx(on_cpu.thresholds().sum).epsilon(1e-6));
+  CHECK(on_gpu.penalty() == doctest::Approx(on_cpu.penalty()).epsilon(dtype == DType::float64 ? 1e-12 : 1e-5));
+  return {on_cpu, on_gpu};
 }
 
 }  // namespace px::gpu_test

@@ -5,17 +5,7 @@
 
 #include "parity_util.h"
 
-using namespace px;
-using px::gpu_test::check_equal;
-using px::gpu_test::check_parity;
-using px::gpu_test::gpu;
-using px::gpu_test::label;
-using px::gpu_test::random_cpu;
-using px::gpu_test::tol_for;
-using px::gpu_test::Ts;
-
 namespace {
-const DType kFloats[] = {DType::float32, DType::float64};
 const Shape kShapes[] = {Shape{}, Shape{7}, Shape{3, 5, 4}, Shape{1031}};
 
 // Strictly positive inputs for log, sqrt, rsqrt, pow and division: |x| + 0.3.

@@ -4,22 +4,6 @@
 
 #include "parity_util.h"
 
-using namespace px;
-using px::gpu_test::check_close;
-using px::gpu_test::check_equal;
-using px::gpu_test::check_parity;
-using px::gpu_test::gpu;
-using px::gpu_test::label;
-using px::gpu_test::NoTf32;
-using px::gpu_test::random_cpu;
-using px::gpu_test::Tol;
-using px::gpu_test::tol_for;
-using px::gpu_test::Ts;
-
-namespace {
-const DType kFloats[] = {DType::float32, DType::float64};
-}  // namespace
-
 TEST_CASE("cuda parity: matmul of 1-D, 2-D and broadcast batched operands, and linear") {
   NoTf32 exact;
   Generator gen(401);
@@ -74,12 +58,25 @@ TEST_CASE("cuda parity: conv2d forward and both gradients over strides, padding,
   }
 }
 
+namespace {
+
+// A pooling case of the max_pool2d and avg_pool2d tests, named in messages by describe().
+struct PoolCase {
+  Shape x;
+  Pool2dParams p;
+};
+
+std::string describe(const std::string& op, const PoolCase& c) {
+  const Pool2dParams& p = c.p;
+  return op + " " + shape_str(c.x) + " k" + std::to_string(p.kernel_h) + "x" + std::to_string(p.kernel_w) + " s" +
+         std::to_string(p.stride_h) + "," + std::to_string(p.stride_w) + " pad " + std::to_string(p.pad_h) + "," +
+         std::to_string(p.pad_w) + (p.ceil_mode ? " ceil" : "") + (p.count_include_pad ? "" : " exclude pad");
+}
+
+}  // namespace
+
 TEST_CASE("cuda parity: max_pool2d values, indices and gradients") {
-  struct Case {
-    Shape x;
-    Pool2dParams p;
-  };
-  const Case cases[] = {
+  const PoolCase cases[] = {
       {{2, 3, 8, 8}, {}},                                                                        // 2x2 / 2
       {{2, 3, 9, 7}, {.kernel_h = 3, .kernel_w = 3, .stride_h = 2, .stride_w = 2, .pad_h = 1, .pad_w = 1}},
       {{1, 2, 7, 7}, {.kernel_h = 2, .kernel_w = 2, .stride_h = 2, .stride_w = 2, .ceil_mode = true}},
@@ -88,13 +85,10 @@ TEST_CASE("cuda parity: max_pool2d values, indices and gradients") {
   };
   Generator gen(403);
   for (DType dtype : kFloats) {
-    for (const Case& c : cases) {
+    for (const PoolCase& c : cases) {
       Tensor x = random_cpu(c.x, dtype, gen);
       Pool2dParams p = c.p;
-      std::string what = "max_pool2d " + shape_str(c.x) + " k" + std::to_string(p.kernel_h) + "x" +
-                         std::to_string(p.kernel_w) + " s" + std::to_string(p.stride_h) + "," +
-                         std::to_string(p.stride_w) + " pad " + std::to_string(p.pad_h) +
-                         (p.ceil_mode ? " ceil" : "");
+      std::string what = describe("max_pool2d", c);
       check_parity(label(what, dtype), [p](const Ts& in) { return px::max_pool2d(in[0], p); }, {x}, tol_for(dtype));
       ops::MaxPoolResult want = ops::max_pool2d(x, p), got = ops::max_pool2d(x.to(gpu()), p);
       check_equal(want.indices, got.indices, label(what + " indices", dtype));
@@ -103,11 +97,7 @@ TEST_CASE("cuda parity: max_pool2d values, indices and gradients") {
 }
 
 TEST_CASE("cuda parity: avg_pool2d with padding, ceil mode and count_include_pad") {
-  struct Case {
-    Shape x;
-    Pool2dParams p;
-  };
-  const Case cases[] = {
+  const PoolCase cases[] = {
       {{2, 3, 8, 8}, {}},
       {{2, 3, 9, 7}, {.kernel_h = 3, .kernel_w = 3, .stride_h = 2, .stride_w = 2, .pad_h = 1, .pad_w = 1}},
       {{2, 3, 9, 7},
@@ -118,12 +108,10 @@ TEST_CASE("cuda parity: avg_pool2d with padding, ceil mode and count_include_pad
   };
   Generator gen(404);
   for (DType dtype : kFloats) {
-    for (const Case& c : cases) {
+    for (const PoolCase& c : cases) {
       Tensor x = random_cpu(c.x, dtype, gen);
       Pool2dParams p = c.p;
-      std::string what = "avg_pool2d " + shape_str(c.x) + " k" + std::to_string(p.kernel_h) + " s" +
-                         std::to_string(p.stride_h) + " pad " + std::to_string(p.pad_h) +
-                         (p.ceil_mode ? " ceil" : "") + (p.count_include_pad ? "" : " exclude pad");
+      std::string what = describe("avg_pool2d", c);
       check_parity(label(what, dtype), [p](const Ts& in) { return px::avg_pool2d(in[0], p); }, {x}, tol_for(dtype));
     }
     Tensor x = random_cpu({3, 4, 6, 5}, dtype, gen);

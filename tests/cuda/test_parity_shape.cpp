@@ -4,18 +4,7 @@
 
 #include "parity_util.h"
 
-using namespace px;
-using px::gpu_test::check_close;
-using px::gpu_test::check_equal;
-using px::gpu_test::check_parity;
-using px::gpu_test::gpu;
-using px::gpu_test::label;
-using px::gpu_test::random_cpu;
-using px::gpu_test::tol_for;
-using px::gpu_test::Ts;
-
 namespace {
-const DType kFloats[] = {DType::float32, DType::float64};
 
 // Every shape op is followed by an elementwise product with x's own values so that the
 // gradient depends on where each element went (a plain view would give all-w gradients).

@@ -74,18 +74,32 @@ TrainConfig resnet_config(const std::string& optimizer, const std::string& devic
   return c;
 }
 
-struct Tf32Restore {
-  bool before = px::cuda::allow_tf32();
-  ~Tf32Restore() { px::cuda::set_allow_tf32(before); }
+// The fixture of the training tests: TF32 restored at the end (run_training applies --tf32), a
+// temporary directory and a file that swallows the logs.
+struct TrainScratch {
+  TrainScratch() = default;
+  ~TrainScratch() {
+    std::fclose(quiet);
+    px::cuda::set_allow_tf32(tf32_before);
+  }
+  TrainScratch(const TrainScratch&) = delete;
+  TrainScratch& operator=(const TrainScratch&) = delete;
+
+  bool tf32_before = px::cuda::allow_tf32();
+  TempDir tmp{"px_train_cuda"};
+  std::FILE* quiet = std::tmpfile();
 };
 
-double relative_l2(const px::Tensor& want, const px::Tensor& got) {
+// ||a - b||^2 and ||a||^2 over two tensors' values, in float64.
+std::pair<double, double> l2_sums(const px::Tensor& want, const px::Tensor& got) {
   const std::vector<double> a = want.to(px::Device::cpu()).to(px::DType::float64).to_vector<double>();
   const std::vector<double> b = got.to(px::Device::cpu()).to(px::DType::float64).to_vector<double>();
   double diff = 0, norm = 0;
   for (std::size_t i = 0; i < a.size(); ++i) diff += (a[i] - b[i]) * (a[i] - b[i]), norm += a[i] * a[i];
-  return std::sqrt(diff) / std::max(std::sqrt(norm), 1e-12);
+  return {diff, norm};
 }
+
+double relative_l2(double diff, double norm) { return std::sqrt(diff) / std::max(std::sqrt(norm), 1e-12); }
 
 // Two checkpoints' models: integer tensors equal, the float tensors (all of them as one vector)
 // within `tol` in relative L2. Prints that error and the worst single tensor's.
@@ -103,13 +117,12 @@ void check_models_close(const fs::path& a_dir, const fs::path& b_dir, double tol
       CHECK(x.to_vector<std::int64_t>() == y.to_vector<std::int64_t>());
       continue;
     }
-    const double e = relative_l2(x, y);
-    const std::vector<double> u = x.to(px::DType::float64).to_vector<double>();
-    const std::vector<double> v = y.to(px::DType::float64).to_vector<double>();
-    for (std::size_t k = 0; k < u.size(); ++k) diff += (u[k] - v[k]) * (u[k] - v[k]), norm += u[k] * u[k];
+    const auto [d, n] = l2_sums(x, y);
+    diff += d, norm += n;
+    const double e = relative_l2(d, n);
     if (e > worst) worst = e, worst_name = a.model[i].first;
   }
-  const double global = std::sqrt(diff) / std::max(std::sqrt(norm), 1e-12);
+  const double global = relative_l2(diff, norm);
   MESSAGE("model relative L2 difference " << global << " (tolerance " << tol << "); worst tensor " << worst_name
                                           << " " << worst);
   CHECK(global <= tol);
@@ -160,10 +173,8 @@ TEST_CASE("cuda: pinned_empty is a CPU tensor in pinned memory whose copies to t
 // Weights: relative L2 over all tensors (sgd: 7.3e-3 seen); ProxGen divides by sqrt(v) (a near-zero
 // gradient's sign decides a full lr step: batch norm biases differ by up to 10%) and its l1 prox
 // puts weights on zero or not, hence its looser tolerance.
-TEST_CASE("cuda: train_cifar resnet20 on CUDA follows the CPU's loss curve (TF32 off), sgd and proxgen") {
-  Tf32Restore restore;
-  TempDir tmp("px_train_cuda");
-  std::FILE* quiet = std::tmpfile();
+TEST_CASE_FIXTURE(TrainScratch,
+                  "cuda: train_cifar resnet20 on CUDA follows the CPU's loss curve (TF32 off), sgd and proxgen") {
   for (const auto& [optimizer, weight_tol] : {std::pair<std::string, double>{"sgd", 2e-2}, {"proxgen", 5e-2}}) {
     CAPTURE(optimizer);
     const fs::path cpu_dir = tmp.path() / (optimizer + "-cpu"), gpu_dir = tmp.path() / (optimizer + "-gpu");
@@ -197,13 +208,10 @@ TEST_CASE("cuda: train_cifar resnet20 on CUDA follows the CPU's loss curve (TF32
     CHECK(run.at("device") == "cuda:0");
     CHECK(run.at("config").at("tf32") == "off");
   }
-  std::fclose(quiet);
 }
 
-TEST_CASE("cuda: a CUDA run killed in epoch 3 and resumed ends where the uninterrupted run ends") {
-  Tf32Restore restore;
-  TempDir tmp("px_train_cuda_resume");
-  std::FILE* quiet = std::tmpfile();
+TEST_CASE_FIXTURE(TrainScratch,
+                  "cuda: a CUDA run killed in epoch 3 and resumed ends where the uninterrupted run ends") {
   for (const std::string optimizer : {"sgd", "proxgen"}) {
     CAPTURE(optimizer);
     const fs::path full = tmp.path() / (optimizer + "-full"), part = tmp.path() / (optimizer + "-part");
@@ -228,13 +236,9 @@ TEST_CASE("cuda: a CUDA run killed in epoch 3 and resumed ends where the uninter
     CHECK(resumed.metrics[2].train_loss == whole.metrics[2].train_loss);
     check_models_close(full, part, 0.0);
   }
-  std::fclose(quiet);
 }
 
-TEST_CASE("cuda: a --deterministic CUDA run repeats bit for bit") {
-  Tf32Restore restore;
-  TempDir tmp("px_train_cuda_repeat");
-  std::FILE* quiet = std::tmpfile();
+TEST_CASE_FIXTURE(TrainScratch, "cuda: a --deterministic CUDA run repeats bit for bit") {
   const auto first = px::apps::run_training(resnet_config("sgd", "cuda", tmp.path() / "a", "2", true), cifar_hooks(quiet));
   const auto second = px::apps::run_training(resnet_config("sgd", "cuda", tmp.path() / "b", "2", true), cifar_hooks(quiet));
   REQUIRE(first.metrics.size() == 2);
@@ -245,13 +249,10 @@ TEST_CASE("cuda: a --deterministic CUDA run repeats bit for bit") {
     CHECK(second.metrics[e].test_loss == first.metrics[e].test_loss);
   }
   check_models_close(tmp.path() / "a", tmp.path() / "b", 0.0);
-  std::fclose(quiet);
 }
 
-TEST_CASE("cuda: a training step never waits for the device (host syncs only at logging points)") {
-  Tf32Restore restore;
-  TempDir tmp("px_train_cuda_sync");
-  std::FILE* quiet = std::tmpfile();
+TEST_CASE_FIXTURE(TrainScratch,
+                  "cuda: a training step never waits for the device (host syncs only at logging points)") {
   for (const std::string optimizer : {"sgd", "proxgen"}) {
     CAPTURE(optimizer);
     std::vector<std::vector<std::size_t>> syncs(3);  // [epoch][batch]: host_sync_count after the step
@@ -270,5 +271,4 @@ TEST_CASE("cuda: a training step never waits for the device (host syncs only at 
       }
     }
   }
-  std::fclose(quiet);
 }
