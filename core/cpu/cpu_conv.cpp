@@ -1,4 +1,4 @@
-// CpuBackend conv2d forward / backward-input / backward-weight: im2col + one Eigen GEMM per block of images.
+// CpuBackend conv2d forward / backward-input / backward-weight: im2col + one GEMM per block of images.
 #include <omp.h>
 
 #include <algorithm>
@@ -8,6 +8,7 @@
 #include "proxima/core/cpu/cpu_common.h"
 #include "proxima/core/cpu/cpu_conv_plan.h"
 #include "proxima/core/cpu/cpu_gemm.h"
+#include "proxima/core/cpu/cpu_gemm_small.h"
 #include "proxima/core/cpu/cpu_im2col.h"
 
 namespace px::cpu {
@@ -83,6 +84,26 @@ void block_im2col(const T* x, const ConvGeometry& g, const Conv2dParams& prm, st
   });
 }
 
+// Largest weight-side extent (output channels per group, M of the forward product and K of the
+// backward-input one) for which gemm_small replaces Eigen: there A is the small weight matrix and
+// B the wide column matrix that gemm_small reads in place, where Eigen re-packs all of it for
+// every product and runs its 24-row register blocking part empty for 16 or 32 rows.
+constexpr std::int64_t kSmallGemmChannels = 64;
+
+// C [m, n] = W_g [m, k] * B [k, n] (rows of B and C n apart): gemm_small for few output channels.
+template <class T>
+void forward_product(const T* w, const T* b, T* c, std::int64_t m, std::int64_t n, std::int64_t k) {
+  if (m <= kSmallGemmChannels) gemm_small<T>({w, k, 1}, b, n, c, n, m, n, k, false);
+  else gemm<T>(w, b, c, m, n, k, false, false, false);
+}
+
+// C [m, n] = W_g^T [m, k] * B [k, n], with W_g stored [k, m] (the backward-input product).
+template <class T>
+void backward_input_product(const T* w, const T* b, T* c, std::int64_t m, std::int64_t n, std::int64_t k) {
+  if (k <= kSmallGemmChannels) gemm_small<T>({w, 1, m}, b, n, c, n, m, n, k, false);
+  else gemm<T>(w, b, c, m, n, k, true, false, false);
+}
+
 // out block (Kg x count*PQ) = W_g (Kg x CgRS) * col (CgRS x count*PQ), scattered to out[n] group by group.
 template <class T>
 void conv_forward(const T* x, const T* w, T* out, const ConvGeometry& g, const Conv2dParams& prm) {
@@ -100,7 +121,7 @@ void conv_forward(const T* x, const T* w, T* out, const ConvGeometry& g, const C
         src = col.of(tid);
       }
       T* dst = out + (img0 * g.k + grp * g.kg()) * pq;
-      gemm<T>(w + grp * wg_size, src, count == 1 ? dst : res.of(tid), g.kg(), bl.ld, g.col_rows(), false, false, false);
+      forward_product<T>(w + grp * wg_size, src, count == 1 ? dst : res.of(tid), g.kg(), bl.ld, g.col_rows());
       if (count > 1) scatter_planes(res.of(tid), g.k * pq, g.kg(), {0, count, pq, bl.ld}, plan.inner_threads, dst);
     }
   });
@@ -124,10 +145,10 @@ void conv_backward_input(const T* gout, const T* w, T* gx, const ConvGeometry& g
       }
       T* gxg = gx + (img0 * g.c + grp * g.cg()) * hw;
       if (direct) {
-        gemm<T>(w + grp * wg_size, go, gxg, g.col_rows(), pq, g.kg(), true, false, false);
+        backward_input_product<T>(w + grp * wg_size, go, gxg, g.col_rows(), pq, g.kg());
         continue;
       }
-      gemm<T>(w + grp * wg_size, go, col.of(tid), g.col_rows(), bl.ld, g.kg(), true, false, false);
+      backward_input_product<T>(w + grp * wg_size, go, col.of(tid), g.col_rows(), bl.ld, g.kg());
       for_each_in_block(count, plan.inner_threads, [&](std::int64_t b) {
         T* planes = gxg + b * g.c * hw;
         std::fill(planes, planes + g.cg() * hw, T(0));
