@@ -5,12 +5,16 @@
 #include <cmath>
 #include <cstdint>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "proxima/core/backend.h"
 #include "proxima/core/cpu/cpu_gemm_dot.h"
+#include "core/gemm_test_util.h"
 
 namespace {
+
+namespace gemm_test = px::gemm_test;
 
 struct DotCase {
   std::int64_t m, k, n;
@@ -18,45 +22,22 @@ struct DotCase {
   std::int64_t pad = 0;  // extra elements at the end of each row of A, B and C
 };
 
-template <class T>
-std::vector<T> random_vector(std::size_t n, std::mt19937& rng) {
-  std::uniform_real_distribution<double> d(-1.0, 1.0);
-  std::vector<T> v(n);
-  for (T& x : v) x = static_cast<T>(d(rng));
-  return v;
-}
-
 // Runs gemm_dot on one case and checks every element of C (the padding included, which must be
 // untouched) against a double loop, within float rounding of the sum of |a| |b|.
 template <class T>
 void check_case(const DotCase& g, std::uint32_t seed) {
   std::mt19937 rng(seed);
   const std::int64_t lda = g.n + g.pad, ldb = g.n + 2 * g.pad, ldc = g.k + g.pad;
-  const std::vector<T> a = random_vector<T>(static_cast<std::size_t>(g.m * lda), rng);
-  const std::vector<T> b = random_vector<T>(static_cast<std::size_t>(g.k * ldb), rng);
-  const std::vector<T> c0 = random_vector<T>(static_cast<std::size_t>(g.m * ldc), rng);
+  const std::vector<T> a = gemm_test::random_vector<T>(static_cast<std::size_t>(g.m * lda), rng);
+  const std::vector<T> b = gemm_test::random_vector<T>(static_cast<std::size_t>(g.k * ldb), rng);
+  const std::vector<T> c0 = gemm_test::random_vector<T>(static_cast<std::size_t>(g.m * ldc), rng);
   std::vector<T> c = c0;
   px::cpu::gemm_dot<T>(a.data(), lda, b.data(), ldb, c.data(), ldc, g.m, g.k, g.n, g.accumulate);
-  const double eps = sizeof(T) == 4 ? 1e-6 : 1e-14;
-  int bad = 0;
-  for (std::int64_t i = 0; i < g.m; ++i) {
-    for (std::int64_t j = 0; j < ldc; ++j) {
-      const double got = c[i * ldc + j];
-      double want = c0[i * ldc + j], scale = std::abs(want);
-      if (j < g.k) {
-        if (!g.accumulate) want = scale = 0.0;
-        for (std::int64_t p = 0; p < g.n; ++p) {
-          const double av = a[i * lda + p], bv = b[j * ldb + p];
-          want += av * bv;
-          scale += std::abs(av * bv);
-        }
-      }
-      if (std::abs(got - want) > 4 * eps * (scale + 1.0) && ++bad <= 3)
-        FAIL_CHECK("m=", g.m, " k=", g.k, " n=", g.n, " acc=", g.accumulate, " pad=", g.pad, " at (", i, ",", j,
-                   "): got ", got, " want ", want);
-    }
-  }
-  CHECK(bad == 0);
+  gemm_test::check_against_loops(
+      c0, c, g.m, ldc, g.k, g.n, g.accumulate,
+      [&](std::int64_t i, std::int64_t j, std::int64_t p) { return double(a[i * lda + p]) * double(b[j * ldb + p]); },
+      "m=" + std::to_string(g.m) + " k=" + std::to_string(g.k) + " n=" + std::to_string(g.n) +
+          " acc=" + std::to_string(g.accumulate) + " pad=" + std::to_string(g.pad));
 }
 
 }  // namespace

@@ -10,8 +10,11 @@
 
 #include "proxima/core/backend.h"
 #include "proxima/core/cpu/cpu_gemm_small.h"
+#include "core/gemm_test_util.h"
 
 namespace {
+
+namespace gemm_test = px::gemm_test;
 
 struct GemmCase {
   std::int64_t m, n, k;
@@ -19,48 +22,27 @@ struct GemmCase {
   std::int64_t b_pad = 0, c_pad = 0;  // extra elements at the end of each row of B and C
 };
 
-template <class T>
-std::vector<T> random_vector(std::size_t n, std::mt19937& rng) {
-  std::uniform_real_distribution<double> d(-1.0, 1.0);
-  std::vector<T> v(n);
-  for (T& x : v) x = static_cast<T>(d(rng));
-  return v;
-}
-
 // Runs gemm_small on one case and checks every element of C (the padding included, which must be
 // untouched) against a double loop, within float rounding of the sum of |a| |b|.
 template <class T>
 void check_case(const GemmCase& g, std::uint32_t seed) {
   std::mt19937 rng(seed);
   const std::int64_t ldb = g.n + g.b_pad, ldc = g.n + g.c_pad;
-  const std::vector<T> a = random_vector<T>(static_cast<std::size_t>(g.m * g.k), rng);
-  const std::vector<T> b = random_vector<T>(static_cast<std::size_t>(g.k * ldb), rng);
-  const std::vector<T> c0 = random_vector<T>(static_cast<std::size_t>(g.m * ldc), rng);
+  const std::vector<T> a = gemm_test::random_vector<T>(static_cast<std::size_t>(g.m * g.k), rng);
+  const std::vector<T> b = gemm_test::random_vector<T>(static_cast<std::size_t>(g.k * ldb), rng);
+  const std::vector<T> c0 = gemm_test::random_vector<T>(static_cast<std::size_t>(g.m * ldc), rng);
   std::vector<T> c = c0;
   // A stored [m, k], or [k, m] and read through its transpose.
   const px::cpu::StridedMatrix<T> view = g.trans_a ? px::cpu::StridedMatrix<T>{a.data(), 1, g.m}
                                                    : px::cpu::StridedMatrix<T>{a.data(), g.k, 1};
   px::cpu::gemm_small<T>(view, b.data(), ldb, c.data(), ldc, g.m, g.n, g.k, g.accumulate);
-  const double eps = sizeof(T) == 4 ? 1e-6 : 1e-14;
-  int bad = 0;
-  for (std::int64_t i = 0; i < g.m; ++i) {
-    for (std::int64_t j = 0; j < ldc; ++j) {
-      const double got = c[i * ldc + j];
-      double want = c0[i * ldc + j], scale = std::abs(want);
-      if (j < g.n) {
-        if (!g.accumulate) want = scale = 0.0;
-        for (std::int64_t p = 0; p < g.k; ++p) {
-          const double av = g.trans_a ? a[p * g.m + i] : a[i * g.k + p], bv = b[p * ldb + j];
-          want += av * bv;
-          scale += std::abs(av * bv);
-        }
-      }
-      if (std::abs(got - want) > 4 * eps * (scale + 1.0) && ++bad <= 3)
-        FAIL_CHECK("m=", g.m, " n=", g.n, " k=", g.k, " trans_a=", g.trans_a, " acc=", g.accumulate, " at (", i, ",",
-                   j, "): got ", got, " want ", want);
-    }
-  }
-  CHECK(bad == 0);
+  gemm_test::check_against_loops(
+      c0, c, g.m, ldc, g.n, g.k, g.accumulate,
+      [&](std::int64_t i, std::int64_t j, std::int64_t p) {
+        return double(g.trans_a ? a[p * g.m + i] : a[i * g.k + p]) * double(b[p * ldb + j]);
+      },
+      "m=" + std::to_string(g.m) + " n=" + std::to_string(g.n) + " k=" + std::to_string(g.k) +
+          " trans_a=" + std::to_string(g.trans_a) + " acc=" + std::to_string(g.accumulate));
 }
 
 }  // namespace
