@@ -19,63 +19,33 @@ using px::test::check_close;
 using px::test::random_values;
 using px::test::values_of;
 
-using px::Conv2dParams;
 using px::Shape;
 using px::Tensor;
 
 // One convolution, the thread count it runs with, and the kind of plan it must trigger.
-struct BlockedCase {
+struct BlockedCase : px::test::ConvCase {
   const char* name;
-  std::int64_t n, c, h, w, k, r, s;
-  Conv2dParams p;
   int threads;
   bool per_thread;    // expect plan.threads > 1 (each thread its own range of images)
   bool partial_last;  // expect unequal thread ranges or a block shorter than plan.images
-  std::int64_t oh() const { return (h + 2 * p.pad_h - p.dilation_h * (r - 1) - 1) / p.stride_h + 1; }
-  std::int64_t ow() const { return (w + 2 * p.pad_w - p.dilation_w * (s - 1) - 1) / p.stride_w + 1; }
-  Shape x_shape() const { return {n, c, h, w}; }
-  Shape w_shape() const { return {k, c / p.groups, r, s}; }
-  Shape out_shape() const { return {n, k, oh(), ow()}; }
 };
 
 // Blocks need more output channels per group than output pixels (see plan_conv).
 const BlockedCase kCases[] = {
-    {"per-thread ranges of 9-image blocks, 35 images on 2 threads",
-     35, 3, 4, 4, 32, 3, 3, {.pad_h = 1, .pad_w = 1}, 2, true, true},
-    {"per-thread blocks, 50 images on 3 threads", 50, 3, 4, 4, 32, 3, 3, {.pad_h = 1, .pad_w = 1}, 3, true, true},
-    {"per-thread blocks, groups 2, stride (1,2), dilation 2",
-     33, 4, 6, 8, 48, 3, 3,
-     {.stride_h = 1, .stride_w = 2, .pad_h = 2, .pad_w = 1, .dilation_h = 2, .dilation_w = 2, .groups = 2},
-     2, true, true},
-    {"whole batch in one block at 2x2, GEMM split across threads",
-     7, 16, 4, 4, 32, 3, 3, {.stride_h = 2, .stride_w = 2, .pad_h = 1, .pad_w = 1}, 2, false, false},
-    {"three sequential blocks at 2x2, 130 images",
-     130, 2, 4, 4, 8, 3, 3, {.stride_h = 2, .stride_w = 2, .pad_h = 1, .pad_w = 1}, 1, false, true},
-    {"1x1 convolution in blocks (gathered planes), groups 2", 71, 4, 2, 2, 12, 1, 1, {.groups = 2}, 1, false, true},
-    {"1x1 convolution, one image per GEMM on the input planes", 3, 16, 16, 16, 16, 1, 1, {}, 2, true, true},
-    {"depthwise, one image per GEMM",
-     10, 16, 8, 8, 16, 3, 3, {.pad_h = 1, .pad_w = 1, .groups = 16}, 2, true, false},
+    {{35, 3, 4, 4, 32, 3, 3, {.pad_h = 1, .pad_w = 1}},
+     "per-thread ranges of 9-image blocks, 35 images on 2 threads", 2, true, true},
+    {{50, 3, 4, 4, 32, 3, 3, {.pad_h = 1, .pad_w = 1}}, "per-thread blocks, 50 images on 3 threads", 3, true, true},
+    {{33, 4, 6, 8, 48, 3, 3,
+      {.stride_h = 1, .stride_w = 2, .pad_h = 2, .pad_w = 1, .dilation_h = 2, .dilation_w = 2, .groups = 2}},
+     "per-thread blocks, groups 2, stride (1,2), dilation 2", 2, true, true},
+    {{7, 16, 4, 4, 32, 3, 3, {.stride_h = 2, .stride_w = 2, .pad_h = 1, .pad_w = 1}},
+     "whole batch in one block at 2x2, GEMM split across threads", 2, false, false},
+    {{130, 2, 4, 4, 8, 3, 3, {.stride_h = 2, .stride_w = 2, .pad_h = 1, .pad_w = 1}},
+     "three sequential blocks at 2x2, 130 images", 1, false, true},
+    {{71, 4, 2, 2, 12, 1, 1, {.groups = 2}}, "1x1 convolution in blocks (gathered planes), groups 2", 1, false, true},
+    {{3, 16, 16, 16, 16, 1, 1, {}}, "1x1 convolution, one image per GEMM on the input planes", 2, true, true},
+    {{10, 16, 8, 8, 16, 3, 3, {.pad_h = 1, .pad_w = 1, .groups = 16}}, "depthwise, one image per GEMM", 2, true, false},
 };
-
-// Calls f(x_index, w_index, out_index) for every product x * w of the convolution sum.
-template <class F>
-void for_each_term(const BlockedCase& cc, F f) {
-  const std::int64_t cg = cc.c / cc.p.groups, kg = cc.k / cc.p.groups, oh = cc.oh(), ow = cc.ow();
-  for (std::int64_t b = 0; b < cc.n; ++b)
-    for (std::int64_t k = 0; k < cc.k; ++k)
-      for (std::int64_t y = 0; y < oh; ++y)
-        for (std::int64_t x = 0; x < ow; ++x)
-          for (std::int64_t c = 0; c < cg; ++c)
-            for (std::int64_t r = 0; r < cc.r; ++r)
-              for (std::int64_t s = 0; s < cc.s; ++s) {
-                const std::int64_t ih = y * cc.p.stride_h - cc.p.pad_h + r * cc.p.dilation_h;
-                const std::int64_t iw = x * cc.p.stride_w - cc.p.pad_w + s * cc.p.dilation_w;
-                if (ih < 0 || ih >= cc.h || iw < 0 || iw >= cc.w) continue;
-                const std::int64_t ci = (k / kg) * cg + c;
-                f(((b * cc.c + ci) * cc.h + ih) * cc.w + iw, ((k * cg + c) * cc.r + r) * cc.s + s,
-                  ((b * cc.k + k) * oh + y) * ow + x);
-              }
-}
 
 template <class T>
 Tensor make(const std::vector<double>& v, const Shape& shape) {
@@ -120,7 +90,7 @@ TEST_CASE_TEMPLATE("conv2d blocked paths match the direct loops (forward, backwa
     for (auto* v : {&xv, &wv, &gv})
       for (double& e : *v) e = static_cast<double>(static_cast<T>(e));
     std::vector<double> out_want(gv.size(), 0.0), gx_want(xv.size(), 0.0), gw_want(wv.size(), 0.0);
-    for_each_term(cc, [&](std::int64_t xi, std::int64_t wi, std::int64_t oi) {
+    px::test::for_each_conv_term(cc, [&](std::int64_t xi, std::int64_t wi, std::int64_t oi) {
       out_want[oi] += xv[xi] * wv[wi];
       gx_want[xi] += gv[oi] * wv[wi];
       gw_want[wi] += gv[oi] * xv[xi];
