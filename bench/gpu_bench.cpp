@@ -77,29 +77,6 @@ Flags parse(int argc, char** argv) {
   return f;
 }
 
-// The SGD-momentum update written with tensor ops: used only if optim::SGD refuses the device
-// (an older build whose optimizers are CPU-only); same rule: b = m b + (g + wd p), p -= lr b.
-class OpsSgd {
- public:
-  OpsSgd(std::vector<px::Tensor> params, double lr, double momentum, double wd)
-      : params_(std::move(params)), lr_(lr), momentum_(momentum), wd_(wd) {}
-  void step() {
-    px::NoGradGuard no_grad;
-    if (buffers_.empty()) buffers_.resize(params_.size());
-    for (std::size_t i = 0; i < params_.size(); ++i) {
-      const px::Tensor& p = params_[i];
-      if (!p.grad().defined()) continue;
-      px::Tensor d = px::ops::add(p.grad(), px::ops::mul(p, wd_));
-      buffers_[i] = buffers_[i].defined() ? px::ops::add(px::ops::mul(buffers_[i], momentum_), d) : d;
-      px::ops::copy_(p, px::ops::sub(p, px::ops::mul(buffers_[i], lr_)));
-    }
-  }
-
- private:
-  std::vector<px::Tensor> params_, buffers_;
-  double lr_, momentum_, wd_;
-};
-
 struct Result {
   std::string workload, model, error, optimizer = "optim::SGD";
   std::int64_t batch = 0;
@@ -128,21 +105,12 @@ Result run_workload(const Flags& f, const std::string& workload, px::Device devi
   for (std::int64_t i = 0; i < r.batch; ++i) labels[static_cast<std::size_t>(i)] = i % 10;
   px::Tensor y = px::from_vector(labels, {r.batch}, device);
   px::optim::SGD sgd(model->parameters(), px::optim::SgdOptions{.lr = 0.01, .momentum = 0.9, .weight_decay = 5e-4});
-  OpsSgd fallback(model->parameters(), 0.01, 0.9, 5e-4);
-  bool use_fallback = false;
   px::Tensor loss;
   auto step = [&] {
     sgd.zero_grad();
     loss = px::cross_entropy((*model)(x), y);
     px::backward(loss);
-    if (use_fallback) return fallback.step();
-    try {
-      sgd.step();
-    } catch (const px::DeviceError&) {
-      use_fallback = true;  // first step only: SGD checks devices before updating anything
-      r.optimizer = "tensor-ops SGD (optim::SGD refused " + device.str() + ")";
-      fallback.step();
-    }
+    sgd.step();
   };
   px::Backend& backend = px::backend_for(device);
   for (int i = 0; i < f.warmup; ++i) step();
