@@ -27,6 +27,7 @@
 #include <cstring>
 
 #include "proxima/core/hd.h"
+#include "proxima/optim/prox/fast_prox_ff.h"
 #include "proxima/optim/prox/fast_prox_float.h"
 #include "proxima/optim/prox/scalar_prox.h"
 #include "proxima/optim/prox/scalar_prox_penalties.h"
@@ -188,8 +189,13 @@ struct L0 {
   }
 };
 
+// has_ff: float tensors on the CPU take ff(z, t, redo) (fast_prox_ff.h) and operator() for the
+// lanes it flags (proxgen.cpp's flagged loop) where the build has a hardware fma
+// (kFloatFfAvailable, checked by proxgen.cpp); other functors have no has_ff.
 struct L12 {
   bool keep_at_tie = false;
+  static constexpr bool has_ff = true;
+  PX_HD float ff(float z, float t, int& redo) const { return prox_l12_ff(z, t, redo); }
   template <class T> static constexpr bool checks_range = sizeof(T) > 4;
   template <class T> PX_HD T operator()(T z, T t) const { return fast::prox_l12(z, t, keep_at_tie); }
   template <class T> PX_HD bool in_range(T z, T t) const { return in_fast_range(z, t); }
@@ -198,6 +204,8 @@ struct L12 {
 
 struct L23 {
   bool keep_at_tie = false;
+  static constexpr bool has_ff = true;
+  PX_HD float ff(float z, float t, int& redo) const { return prox_l23_ff(z, t, redo); }
   template <class T> static constexpr bool checks_range = sizeof(T) > 4;
   template <class T> PX_HD T operator()(T z, T t) const { return fast::prox_l23(z, t, keep_at_tie); }
   template <class T> PX_HD bool in_range(T z, T t) const { return in_fast_range(z, t); }

@@ -48,7 +48,8 @@ PX_HD std::uint32_t bits_of_float(float f) {
   return b;
 }
 
-// a^(-1/3) for a normal float: exponent-thirding seed (3.5%), three Newton steps (~1e-7).
+// a^(-1/3) for a normal float: exponent-thirding seed, three Newton steps (relative error below
+// 1.1e-5, measured over every float in [1, 8) and a sweep of 1e-30 .. 1e30).
 PX_HD float rcbrt_f(float a) {
   float y = float_from_bits(0x548c39cbu - bits_of_float(a) / 3u);
   const float third_a = a * (1.0f / 3.0f);
@@ -64,18 +65,22 @@ PX_HD float rcbrt_f(float a) {
 struct L12Start {
   float s, r;  // s ~ sqrt(x), r ~ 1 / f'(s)
 };
-PX_HD L12Start l12_start_f(float a, float t) {
+// The start from a, rs = 1 / sqrt(a) and c = t / (2 a^(3/2)) (fast_prox_ff.h forms them too).
+PX_HD L12Start l12_start_c(float a, float rs, float c) {
   constexpr float kW[10] = {0.923376867f,     -0.0873516383f,  -0.0135661775f,   -0.00378517577f, -0.00131672484f,
                             -0.000510904292f, -0.000173776804f, -6.83299496e-05f, -7.18595668e-05f, -3.56515442e-05f};
   constexpr float kScale = float(2.0 / 0.2721655269759087);
+  const float w = horner_f(c * kScale - 1.0f, kW);
+  // r = 1 / (a (3 w^2 - 1)) with 3 w^2 - 1 in [1, 2] (3 s^2 - a would overflow for a > 1e38)
+  return {(a * rs) * w, (rs * rs) / (3.0f * (w * w) - 1.0f)};
+}
+PX_HD L12Start l12_start_f(float a, float t) {
   // vsqrtps + vdivps; three Newton steps from the exponent-halving seed instead (FMA pipes only,
   // no divider) measured no faster in the fused loop and lose accuracy for a > 1e38
   const float rs = 1.0f / std::sqrt(a);
   // t / (2 a^(3/2)) as ((t rs) rs) rs: every partial product lies between t and c (no overflow).
   const float c = ((t * rs) * rs) * (0.5f * rs);
-  const float w = horner_f(c * kScale - 1.0f, kW);
-  // r = 1 / (a (3 w^2 - 1)) with 3 w^2 - 1 in [1, 2] (3 s^2 - a would overflow for a > 1e38)
-  return {(a * rs) * w, (rs * rs) / (3.0f * (w * w) - 1.0f)};
+  return l12_start_c(a, rs, c);
 }
 
 // The double refinement: one Newton step with the float r; returns x = s^2.
@@ -92,19 +97,23 @@ PX_HD double l12_refine(double a, double t, L12Start st) {
 struct L23Start {
   float y, r;  // y ~ x^(1/3), r ~ 1 / F'(y)
 };
-PX_HD L23Start l23_start_f(float a, float t) {
+// The start from a, q = a^(-1/3) (rcbrt_f) and e = (2t/3) a^(-4/3) (fast_prox_ff.h forms them too).
+PX_HD L23Start l23_start_e(float a, float q, float e) {
   constexpr float kM[11] = {0.922436219f,     -0.092744906f,    -0.0205322891f,  -0.00763539186f,
                             -0.00343724801f,  -0.00217899292f,  -0.00137744156f, 0.000183142655f,
                             0.000324087937f,  -0.000773114431f, -0.000562886925f};
   constexpr float kScale = float(2.0 / 0.3968502629920499);
-  const float q = rcbrt_f(a);
   const float q2 = q * q;
-  // (2t/3) a^(-4/3) as (((t q) q^2) (2q/3)): t q is normal wherever a is above the threshold (a
-  // rounded 2t/3 could be a denormal), and every partial product lies between t and e.
-  const float e = ((t * q) * q2) * ((2.0f / 3.0f) * q);
   const float m = horner_f(e * kScale - 1.0f, kM);
   // r = 1 / (a (4 m^3 - 1)) with 4 m^3 - 1 = 3 - 4u in [1, 3] (4 y^3 - a would overflow)
   return {(a * q2) * m, (q2 * q) / (4.0f * (m * m) * m - 1.0f)};
+}
+// e as (((t q) q^2) (2q/3)): t q is normal wherever a is above the threshold (a rounded 2t/3
+// could be a denormal), and every partial product lies between t and e.
+PX_HD float l23_e(float t, float q) { return ((t * q) * (q * q)) * ((2.0f / 3.0f) * q); }
+PX_HD L23Start l23_start_f(float a, float t) {
+  const float q = rcbrt_f(a);
+  return l23_start_e(a, q, l23_e(t, q));
 }
 
 // The double refinement: two Newton steps with the float r; returns x = y^3.

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <type_traits>
 
 #include "proxima/core/factory.h"
 #include "proxima/optim/cpu_loop.h"
@@ -49,25 +50,33 @@ template <PreconditionerKind K, bool Metric, class T, class Prox>
   }
 }
 
+// The gradient half of one block of len <= kBlock coordinates from b: z to zb, t to tb, m and v
+// stored (p is written by the caller's prox pass).
+constexpr std::int64_t kBlock = 256;
+template <PreconditionerKind K, bool Metric, class T>
+[[gnu::always_inline]] inline void gradient_block(std::int64_t b, std::int64_t len, const T* p, const T* g, T* m,
+                                                  T* v, const ProxGenCoefficients<T>& c, T* zb, T* tb) {
+#pragma omp simd
+  for (std::int64_t j = 0; j < len; ++j) {
+    T pi = p[b + j], mi = m[b + j], vi = T(0);
+    if constexpr (K != PreconditionerKind::none) vi = v[b + j];
+    tb[j] = threshold<Metric>(proxgen_gradient_half_k<K>(pi, g[b + j], mi, vi, c), c);
+    zb[j] = pi;
+    m[b + j] = mi;
+    if constexpr (K != PreconditionerKind::none) v[b + j] = vi;
+  }
+}
+
 // The same for a prox whose fast form covers only part of the range (l1/2, l2/3 on float64;
 // MCP and SCAD outside the convex regime): blocks of z and t in L1-resident buffers; a block with an out-of-range coordinate
 // recomputes those coordinates with the closed form.
 template <PreconditionerKind K, bool Metric, class T, class Prox>
 [[gnu::flatten]] void blocked_range(std::int64_t begin, std::int64_t end, T* p, const T* g, T* m, T* v,
                    const ProxGenCoefficients<T> c, const Prox prox) {
-  constexpr std::int64_t kBlock = 256;
   T zb[kBlock], tb[kBlock];
   for (std::int64_t b = begin; b < end; b += kBlock) {
     const std::int64_t len = std::min(kBlock, end - b);
-#pragma omp simd
-    for (std::int64_t j = 0; j < len; ++j) {
-      T pi = p[b + j], mi = m[b + j], vi = T(0);
-      if constexpr (K != PreconditionerKind::none) vi = v[b + j];
-      tb[j] = threshold<Metric>(proxgen_gradient_half_k<K>(pi, g[b + j], mi, vi, c), c);
-      zb[j] = pi;
-      m[b + j] = mi;
-      if constexpr (K != PreconditionerKind::none) v[b + j] = vi;
-    }
+    gradient_block<K, Metric>(b, len, p, g, m, v, c, zb, tb);
     int outside = 0;
 #pragma omp simd reduction(| : outside)
     for (std::int64_t j = 0; j < len; ++j) {
@@ -81,10 +90,44 @@ template <PreconditionerKind K, bool Metric, class T, class Prox>
   }
 }
 
+// Float tensors with a float-float form (Prox::has_ff, fast_prox_ff.h): blocks as above, the
+// prox pass takes prox.ff and the lanes it flags (near the threshold, out of its range) are
+// recomputed with operator() (the float start + double Newton form).
+template <class Prox>
+constexpr bool uses_ff() {
+  if constexpr (requires { Prox::has_ff; }) return fast::kFloatFfAvailable && Prox::has_ff;
+  else return false;
+}
+template <PreconditionerKind K, bool Metric, class Prox>
+[[gnu::flatten]] void flagged_range(std::int64_t begin, std::int64_t end, float* p, const float* g, float* m, float* v,
+                                    const ProxGenCoefficients<float> c, const Prox prox) {
+  float zb[kBlock], tb[kBlock];
+  for (std::int64_t b = begin; b < end; b += kBlock) {
+    const std::int64_t len = std::min(kBlock, end - b);
+    gradient_block<K, Metric>(b, len, p, g, m, v, c, zb, tb);
+    int redo = 0;
+#pragma omp simd reduction(| : redo)
+    for (std::int64_t j = 0; j < len; ++j) {
+      int rj = 0;
+      p[b + j] = prox.ff(zb[j], tb[j], rj);
+      redo |= rj;
+    }
+    if (!redo) continue;
+    for (std::int64_t j = 0; j < len; ++j) {
+      int rj = 0;
+      prox.ff(zb[j], tb[j], rj);
+      if (rj) p[b + j] = prox(zb[j], tb[j]);
+    }
+  }
+}
+
 template <PreconditionerKind K, class T, class Prox>
 void fused_loop_k(std::int64_t n, T* p, const T* g, T* m, T* v, const ProxGenCoefficients<T>& c, const Prox& prox) {
   cpu::for_each_range(n, [=](std::int64_t begin, std::int64_t end) {
-    if constexpr (Prox::template checks_range<T>) {
+    if constexpr (std::is_same_v<T, float> && uses_ff<Prox>()) {
+      if (c.metric_prox) flagged_range<K, true>(begin, end, p, g, m, v, c, prox);
+      else flagged_range<K, false>(begin, end, p, g, m, v, c, prox);
+    } else if constexpr (Prox::template checks_range<T>) {
       if (c.metric_prox) blocked_range<K, true>(begin, end, p, g, m, v, c, prox);
       else blocked_range<K, false>(begin, end, p, g, m, v, c, prox);
     } else {
