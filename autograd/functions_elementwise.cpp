@@ -119,7 +119,9 @@ Tensor rsqrt(const Tensor& x) {
 Tensor relu(const Tensor& x) {
   Tensor y = ops::relu(x);
   return record("relu", {x}, y, [y = y.detach()](const Tensor& g, const Needs&) -> TensorList {
-    return {ops::mul(g, float_mask(ops::gt(y, 0.0), g))};
+    // y >= 0 (or NaN), so sign(y) is the float mask [y > 0] itself (0 for NaN, as the
+    // comparison), made in one pass with no uint8 mask and no dtype conversion.
+    return {ops::mul(g, ops::sign(y))};
   });
 }
 

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "proxima/core/backend.h"
+#include "proxima/core/cpu_memory.h"
 #include "proxima/core/error.h"
 #include "proxima/core/factory.h"
 #include "proxima/core/generator.h"

@@ -110,7 +110,10 @@ Tensor pad(const Tensor& x, const std::vector<std::int64_t>& pads, double value)
     PX_CHECK(shape[d] >= 0, ShapeError, "pad: pads ", shape_str(pads), " make dim ", d, " of shape ",
              shape_str(x.shape()), " negative (", shape[d], ")");
   }
-  Tensor out = full(shape, value, {.dtype = x.dtype(), .device = x.device()});
+  // Only the border is filled with `value`: the copied interior is written once. Along each
+  // padded dim, the slabs before and after the interior are filled within the interior of
+  // the dims handled before it, so the slabs and the interior partition the output.
+  Tensor out = detail::alloc(shape, x.dtype(), x.device());
   Tensor inner_dst = out;
   for (std::int64_t j = 0; j < padded; ++j) {
     std::int64_t d = x.dim() - 1 - j, left = pads[2 * j], right = pads[2 * j + 1];
@@ -118,8 +121,13 @@ Tensor pad(const Tensor& x, const std::vector<std::int64_t>& pads, double value)
     std::int64_t src_start = std::max<std::int64_t>(0, -left);
     std::int64_t src_end = x.shape()[d] - std::max<std::int64_t>(0, -right);
     std::int64_t length = std::max<std::int64_t>(0, src_end - src_start);
+    std::int64_t dst_start = std::min(std::max<std::int64_t>(0, left), shape[d]);
+    length = std::min(length, shape[d] - dst_start);
     inner_src = narrow(inner_src, d, std::min(src_start, x.shape()[d]), length);
-    inner_dst = narrow(inner_dst, d, std::min(std::max<std::int64_t>(0, left), shape[d]), length);
+    if (dst_start > 0) fill_(narrow(inner_dst, d, 0, dst_start), value);
+    const std::int64_t after = dst_start + length;
+    if (after < shape[d]) fill_(narrow(inner_dst, d, after, shape[d] - after), value);
+    inner_dst = narrow(inner_dst, d, dst_start, length);
   }
   if (inner_src.numel() > 0) copy_(inner_dst, inner_src);
   return out;

@@ -1,44 +1,21 @@
-// px::cpu_backend(): the CPU backend singleton and its memory methods (aligned allocation).
+// px::cpu_backend(): the CPU backend singleton and its memory methods (caching allocator).
 #include "proxima/core/cpu/cpu_backend.h"
 #include "proxima/core/cpu/cpu_eigen.h"
 
-#include <algorithm>
-#include <atomic>
-#include <cstdlib>
 #include <cstring>
 
-#include "proxima/core/error.h"
+#include "proxima/core/cpu/cpu_allocator.h"
 
 namespace px {
 namespace cpu {
-namespace {
-
-constexpr std::size_t kAlignment = 64;  // one cache line; enough for AVX-512 loads
-
-std::atomic<std::size_t> g_current_bytes{0};
-std::atomic<std::size_t> g_peak_bytes{0};
-
-void note_allocation(std::size_t nbytes) {
-  std::size_t now = g_current_bytes.fetch_add(nbytes) + nbytes;
-  std::size_t peak = g_peak_bytes.load();
-  while (now > peak && !g_peak_bytes.compare_exchange_weak(peak, now)) {
-  }
-}
-
-}  // namespace
 
 std::shared_ptr<Storage> CpuBackend::allocate(std::size_t nbytes, Device device) {
-  // Round up to the alignment (aligned_alloc requires it) and never ask for 0 bytes, so
-  // every storage has a valid, distinct address.
-  std::size_t rounded = (std::max<std::size_t>(nbytes, 1) + kAlignment - 1) / kAlignment * kAlignment;
-  void* data = std::aligned_alloc(kAlignment, rounded);
-  PX_CHECK(data != nullptr, OutOfMemoryError, "cpu allocate: could not allocate ", nbytes,
-           " bytes of host memory");
-  note_allocation(nbytes);
-  return std::make_shared<Storage>(data, nbytes, Device::cpu(), [nbytes](void* p) {
-    std::free(p);
-    g_current_bytes.fetch_sub(nbytes);
-  });
+  // Blocks come from the caching allocator (cpu_allocator.h): 64-byte aligned, never
+  // empty, so every storage has a valid, distinct address.
+  CachingAllocator* allocator = &host_allocator();
+  void* data = allocator->allocate(nbytes);
+  return std::make_shared<Storage>(data, nbytes, Device::cpu(),
+                                   [allocator, nbytes](void* p) { allocator->release(p, nbytes); });
 }
 
 void CpuBackend::copy_from_host(const Tensor& dst, const void* src) {
@@ -52,10 +29,8 @@ void CpuBackend::copy_to_host(void* dst, const Tensor& src) {
 }
 
 MemoryStats CpuBackend::memory_stats(Device device) {
-  MemoryStats stats;
-  stats.current_bytes = g_current_bytes.load();
-  stats.peak_bytes = g_peak_bytes.load();
-  return stats;
+  const CpuMemoryStats stats = host_allocator().stats();
+  return {stats.current_bytes, stats.peak_bytes, stats.cached_bytes};
 }
 
 CpuBackend::CpuBackend() { Eigen::setNbThreads(1); }

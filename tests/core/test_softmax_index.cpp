@@ -98,7 +98,8 @@ TEST_CASE("cat and stack") {
 TEST_CASE("pad: positive, negative (crop) and several dims") {
   struct Case { Shape shape; std::vector<std::int64_t> pads; };
   for (const Case& c : {Case{{3, 4}, {1, 2}}, Case{{3, 4}, {1, 0, 0, 2}}, Case{{2, 3, 4}, {-1, 2, 1, -1}},
-                        Case{{2, 3, 4}, {0, 0, 0, 0, 1, 1}}, Case{{5}, {-2, -2}}, Case{{2, 3}, {-3, 1}}}) {
+                        Case{{2, 3, 4}, {0, 0, 0, 0, 1, 1}}, Case{{5}, {-2, -2}}, Case{{2, 3}, {-3, 1}},
+                        Case{{2, 3, 4}, {1, 2, 2, 1, 1, 1}}}) {
     for (DType dt : {DType::float32, DType::int64}) {
       Tensor x = ref::random_tensor(c.shape, dt, 67, -9, 9);
       std::vector<double> v = ref::values(x);
