@@ -1,4 +1,4 @@
-// CpuBackend conv2d forward / backward-input / backward-weight: im2col + one GEMM per block of images.
+// CpuBackend conv2d forward / backward-input / backward-weight: Winograd where it applies, else im2col + GEMMs.
 #include <omp.h>
 
 #include <algorithm>
@@ -11,35 +11,10 @@
 #include "proxima/core/cpu/cpu_gemm_dot.h"
 #include "proxima/core/cpu/cpu_gemm_small.h"
 #include "proxima/core/cpu/cpu_im2col.h"
+#include "proxima/core/cpu/cpu_winograd.h"
 
 namespace px::cpu {
 namespace {
-
-// Uninitialised scratch of n elements per thread (every element is written before it is read).
-template <class T>
-struct Scratch {
-  std::unique_ptr<T[]> data;
-  std::int64_t per_thread;
-  Scratch(int threads, std::int64_t n) : data(std::make_unique_for_overwrite<T[]>(threads * n)), per_thread(n) {}
-  T* of(int tid) const { return data.get() + tid * per_thread; }
-};
-
-// Runs body(first_image, images, thread) over every block of the batch, as the plan says.
-template <class Body>
-void for_each_block(const ConvPlan& plan, std::int64_t n, Body&& body) {
-  auto walk = [&](std::int64_t begin, std::int64_t end, int tid) {
-    for (std::int64_t i = begin; i < end; i += plan.images) body(i, std::min(plan.images, end - i), tid);
-  };
-  if (plan.threads <= 1) {
-    walk(0, n, 0);
-    return;
-  }
-#pragma omp parallel num_threads(plan.threads)
-  {
-    const std::int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
-    walk(n * t / nt, n * (t + 1) / nt, static_cast<int>(t));
-  }
-}
 
 // Runs f(b) for the images b = 0..count-1 of one block, on `threads` threads.
 template <class F>
@@ -108,6 +83,10 @@ void backward_input_product(const T* w, const T* b, T* c, std::int64_t m, std::i
 // out block (Kg x count*PQ) = W_g (Kg x CgRS) * col (CgRS x count*PQ), scattered to out[n] group by group.
 template <class T>
 void conv_forward(const T* x, const T* w, T* out, const ConvGeometry& g, const Conv2dParams& prm) {
+  if (winograd_applies(g, prm)) {
+    winograd_forward(x, w, out, g);
+    return;
+  }
   const ConvPlan plan = plan_conv(g, sizeof(T));
   const std::int64_t pq = g.p * g.q, hw = g.h * g.w, wg_size = g.kg() * g.col_rows(), cols = plan.images * pq;
   const bool direct = conv_is_pointwise(g, prm) && plan.images == 1;  // the input planes are the columns
@@ -131,6 +110,10 @@ void conv_forward(const T* x, const T* w, T* out, const ConvGeometry& g, const C
 // col (CgRS x count*PQ) = W_g^T (CgRS x Kg) * grad_out block (Kg x count*PQ), then col2im per image.
 template <class T>
 void conv_backward_input(const T* gout, const T* w, T* gx, const ConvGeometry& g, const Conv2dParams& prm) {
+  if (winograd_applies(g, prm)) {
+    winograd_backward_input(gout, w, gx, g);
+    return;
+  }
   const ConvPlan plan = plan_conv(g, sizeof(T));
   const std::int64_t pq = g.p * g.q, hw = g.h * g.w, wg_size = g.kg() * g.col_rows(), cols = plan.images * pq;
   const bool direct = conv_is_pointwise(g, prm) && plan.images == 1;  // the GEMM writes grad_x itself
@@ -170,6 +153,10 @@ constexpr std::int64_t kDotColumns = 1024;
 // threads each accumulates its own images into a private copy; copies are added in thread order.
 template <class T>
 void conv_backward_weight(const T* gout, const T* x, T* gw, const ConvGeometry& g, const Conv2dParams& prm) {
+  if (winograd_applies(g, prm)) {
+    winograd_backward_weight(gout, x, gw, g);
+    return;
+  }
   ConvPlan plan = plan_conv(g, sizeof(T));
   const std::int64_t pq = g.p * g.q, hw = g.h * g.w, wg_size = g.kg() * g.col_rows();
   const bool dot = gemm_dot_vectorised<T>() && g.kg() <= kSmallGemmChannels;

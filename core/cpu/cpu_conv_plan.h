@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 
 #include "proxima/core/cpu/cpu_common.h"
 #include "proxima/core/cpu/cpu_im2col.h"
@@ -64,6 +65,32 @@ inline ConvPlan plan_conv(const ConvGeometry& g, std::size_t elem_bytes) {
   }
   const std::int64_t images = even_block(g.n, wanted);
   return {images, 1, (nt > 1 && !tiny && images > 1) ? nt : 1};
+}
+
+// Uninitialised scratch of n elements per thread (every element is written before it is read).
+template <class T>
+struct Scratch {
+  std::unique_ptr<T[]> data;
+  std::int64_t per_thread;
+  Scratch(int threads, std::int64_t n) : data(std::make_unique_for_overwrite<T[]>(threads * n)), per_thread(n) {}
+  T* of(int tid) const { return data.get() + tid * per_thread; }
+};
+
+// Runs body(first_image, images, thread) over every block of the batch, as the plan says.
+template <class Body>
+void for_each_block(const ConvPlan& plan, std::int64_t n, Body&& body) {
+  auto walk = [&](std::int64_t begin, std::int64_t end, int tid) {
+    for (std::int64_t i = begin; i < end; i += plan.images) body(i, std::min(plan.images, end - i), tid);
+  };
+  if (plan.threads <= 1) {
+    walk(0, n, 0);
+    return;
+  }
+#pragma omp parallel num_threads(plan.threads)
+  {
+    const std::int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
+    walk(n * t / nt, n * (t + 1) / nt, static_cast<int>(t));
+  }
 }
 
 }  // namespace px::cpu
