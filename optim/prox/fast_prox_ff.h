@@ -5,19 +5,22 @@
 // Why: in the fused loop over float tensors the double refinement of fast_prox_float.h costs more
 // in conversions (4 float -> double per 8 lanes, 1 back, plus the lane shuffles) than in maths,
 // and the threshold test a^3 > (27/8) t^2 in double costs as much again.
-// What (for float z, t; s, r the float start of l12_start_f, a = |z|):
-// * threshold: c = t / (2 a^(3/2)) is already formed in float for the start (a few ulps,
-//   < 1e-6 relative); |z| is above the threshold iff c < kL12CMax (fast_prox.h). Lanes with c
-//   within kL12Band of kL12CMax (ties included) are flagged for the double form.
+// What (for float z, t; a = |z|; s ~ sqrt(x), r ~ 1 / f'(s) the float start):
+// * threshold: 2c = t / a^(3/2), formed as (t / sqrt(a)) (1 / a) for the start too (a few ulps,
+//   < 1e-6 relative; 1 / a is finite for every normal a, and inf for a denormal a, which is below
+//   the threshold of every t > 0); |z| is above the threshold iff c < kL12CMax (fast_prox.h).
+//   Lanes with c within kL12Band of kL12CMax (ties included) are flagged for the double form.
 // * refinement: one Newton step s' = s - f(s) r on f(s) = s^3 - a s + t/2, with f evaluated
 //   to ~1e-14 of a s (the scale of its terms) by error-free products (fma): s^2 = p + pe exactly;
 //   h = p - a exactly (Sterbenz: p/a = w^2 in [2/3, 1]); s h = q + qe exactly; q + t/2 exactly
 //   (Sterbenz again: s h = -t/2 at the root); f = (q + t/2) + (qe + s pe). The correction
 //   d = f r only needs float precision (it is ~1e-7 s), and x = s'^2 = p + (pe - 2 s d) rounds
-//   once. Measured on 4M random float inputs (tests/optim/test_prox_fast_ff.cpp): the same float
-//   as the closed form of scalar_prox.h (the double form agrees as well).
-// * range: the error-free products need the terms above the float denormals: active lanes with
-//   a outside [kFfMinA, kFfMaxA] are flagged as well (inactive ones are exact zeros already).
+//   once. Measured on 4M random float inputs (as tests/optim/test_prox_fast_ff.cpp, 2M of them
+//   near the threshold): the same float as the closed form of scalar_prox.h every time.
+// * flagged for the double form besides the band: active lanes with a below kFfMinA (the
+//   error-free products need their terms above the float denormals); a above kFfMaxA, inf or NaN;
+//   t NaN. Inactive lanes of small a are exact zeros already; t <= 0 gives z here. So typical
+//   lanes (z = 0 or t = 0 included: a zero lambda, a zero gradient) never leave the vector loop.
 // So it stays within ALGORITHMS.md's rule: the branch is evaluated to double accuracy (the
 // float-float residual), masked before anything can overflow, and never returns NaN for finite
 // inputs; t <= 0 or |z| = inf gives z, else NaN in z or t gives NaN (as the double form).
@@ -26,6 +29,7 @@
 #pragma once
 
 #include <cmath>
+#include <cstdint>
 
 #include "proxima/core/hd.h"
 #include "proxima/optim/prox/fast_prox_float.h"
@@ -60,59 +64,89 @@ PX_HD L12Correction l12_correction_ff(float a, float t, float s, float r) {
 
 // P_{1/2}(z; t) for float z, t; sets redo (to 1) where the caller must use the double form.
 PX_HD float prox_l12_ff(float z, float t, int& redo) {
+  // w(c) (fast_prox_float.h) has a square-root branch point at c = cb = 2 / 3^(3/2) (where
+  // 3 w^2 = 1), just past the threshold: a polynomial in v = sqrt(cb - c) needs degree 4 for the
+  // accuracy (3e-8; 1.2e-7 evaluated in float) of degree 9 in c (fast_prox_float.h).
+  constexpr float kCb = 0.38490017945975052f;
+  constexpr float kWv[5] = {0.577567995f, 0.757267237f, -0.154208258f, 0.0590768717f, -0.0143873272f};
   const float a = std::fabs(z);
-  const float rs = 1.0f / std::sqrt(a);
-  const float c = ((t * rs) * rs) * (0.5f * rs);
-  const L12Start st = l12_start_c(a, rs, c);
+  const float sa = std::sqrt(a), rs = 1.0f / sa, ia = rs * rs;
+  const float c2 = (t * rs) * ia;  // 2c = t / a^(3/2)
+  const float cv = std::fma(-0.5f, c2, kCb);
+  const float w = horner_f(std::sqrt(cv > 0.0f ? cv : 0.0f), kWv);  // inactive lanes: sqrt(0), no NaN
+  // r = 1 / (a (3 w^2 - 1)) with 3 w^2 - 1 in [1, 2] (3 s^2 - a would overflow for a > 1e38)
+  const L12Start st{sa * w, ia / (3.0f * (w * w) - 1.0f)};
   const L12Correction k = l12_correction_ff(a, t, st.s, st.r);
   const float x = k.p + std::fma(-2.0f * st.s, k.d, k.pe);
-  const bool active = c < kL12CMaxF;  // false for NaN
-  const bool band = (c > kL12CMaxF * (1.0f - kL12Band)) & (c < kL12CMaxF * (1.0f + kL12Band));
-  const bool range = (a < kFfMinA) | (a > kFfMaxA);
-  const bool keep = (t <= 0.0f) | (a == INFINITY);
-  const bool nan = (z != z) | (t != t);
-  redo = band | (active & range & !keep & !nan);
+  constexpr float kC2Max = 2.0f * kL12CMaxF;
+  const bool active = c2 < kC2Max;  // false for NaN
+  const bool band = (c2 > kC2Max * (1.0f - kL12Band)) & (c2 < kC2Max * (1.0f + kL12Band));
+  const bool positive = t > 0.0f;
+  redo = band | (active & positive & (a < kFfMinA)) | !(a <= kFfMaxA) | (t != t);  // as prox_l23_ff
   const float out = std::copysign(active ? x : 0.0f, z);
-  return keep ? z : nan ? z + t : out;
+  return positive ? out : z;
 }
 
 // ---- l2/3 ----
-// Threshold: e = (2t/3) a^(-4/3) (formed for the start; q = a^(-1/3) is good to 1.1e-5, so e to
-// ~5e-5) below kL23EMax (fast_prox.h) iff active, re-check band kL23Band. The start y (~1e-5)
-// takes one float Newton step on F(y) = y^4 - a y + k, k = 2t/3 (to ~2e-7: F's float rounding),
-// r = 1 / F'(y) = 1 / (4 y^3 - a) is re-formed there (one division), then one compensated step:
-// y^2 = p + pe, y p = c3 + c3e (exact), h = c3 - a (Sterbenz: y^3 / a in [1/2, 1]), y h = m + me
-// (exact), k = kh + kl (kl = (2t - 3 kh) / 3, the fma exact), m + kh exact (Sterbenz: y h = -k at
-// the root), F = (m + kh) + (me + y (c3e + y pe) + kl), d = F r, x = y'^3 = c3 + (c3e + y pe - 3 p d)
-// (the dropped 3 y d^2 is ~1e-13 of x, as the Newton error).
-inline constexpr float kL23EMaxF = 0.3968502629920499f;  // kL23EMax (fast_prox.h) in float
-inline constexpr float kL23Band = 2e-4f;
+// x = y^3 with y the root of F(y) = y^4 - a y + k, k = 2t/3, in [(a/2)^(1/3), a^(1/3)] (fast_prox_float.h).
+// Per 16 lanes: 35 mul/fma and 2 divisions (the former form: 54 and 2; AVX-512 on Zen 4 runs one
+// 16-lane mul/fma per cycle, the divider beside it).
+// * q2 = a^(-2/3) (rcbrt2_ff): a seed q ~ a^(-1/3) from the bits of a (3.4%), then one order-4 step.
+// * threshold: e = t q2^2 = (3/2) (2t/3) a^(-4/3) (to ~1.5e-5) below kL23E15Max iff active, re-check
+//   band kL23Band. Formed as (t q2) q2: t q2 is normal wherever e is near the threshold, and q2 is
+//   finite for every normal a (a denormal a is below the threshold of every t > 0; e is then inf or
+//   NaN: inactive).
+// * start: y = a^(1/3) m(e) = (a q2) m(e), m = (1 - u)^(1/3) a minimax polynomial (9.5e-5); one
+//   float Newton step y <- y - F(y) / F'(y) takes it to float rounding (~1.5e-7; the step's
+//   quadratic term adds < 3e-8).
+// * one compensated Newton step: y^2 = p + pe, y p = c3 + c3e (exact), h = c3 - a (Sterbenz: y^3 / a
+//   in [1/2, 1]), y h = m + me (exact), 2t/3 = k + kl (kl from 2/3 as a float pair, two fmas),
+//   m + k exact (Sterbenz: y h = -k at the root), F = (m + k) + (me + y (c3e + y pe) + kl),
+//   d = -3 F / F'(y) in float, x = y'^3 = c3 + (c3e + y pe + p d) (the dropped 3 y d^2 is ~1e-13 of x,
+//   as the Newton error). Measured on 4M random float inputs: the closed form's float every time.
+inline constexpr float kL23E15Max = 0.5952753944880749f;   // 1.5 kL23EMax (fast_prox.h): the threshold of e
+inline constexpr float kL23Band = 1e-4f;  // |e / kL23E15Max - 1| below this: re-check (e is good to ~1.5e-5)
+
+// a^(-2/3) for a normal float a, to 6.8e-6 (measured over every 7th float in [1, 8) and a sweep of
+// 1e-37 .. 1e37: tests/optim/test_prox_fast_ff.cpp). Seed q = bits^-1(K - bits(a) / 3) ~ a^(-1/3)
+// (K tuned: 3.4%), the division by 3 in float (bits(a) < 2^31 rounds to 2^-24 relative, which moves
+// the seed by < 1e-5); then q2 = q^2 P(a q^3 - 1), P a degree-3 fit of (1 + x)^(-2/3) on the
+// seed's range (one step of order 4).
+PX_HD float rcbrt2_ff(float a) {
+  const float s = std::fma(float(static_cast<std::int32_t>(bits_of_float(a))), -1.0f / 3.0f, 1419916032.0f);
+  const float q = float_from_bits(static_cast<std::uint32_t>(static_cast<std::int32_t>(s)));
+  const float q2 = q * q;
+  constexpr float kP[4] = {0.999993503f, -0.666695237f, 0.560406506f, -0.491914392f};  // ~ (1 + x)^(-2/3)
+  return q2 * horner_f(std::fma(a, q2 * q, -1.0f), kP);
+}
 
 PX_HD float prox_l23_ff(float z, float t, int& redo) {
+  // m(e) = (1 - u)^(1/3): minimax degree 5 on [0, 1.001 kL23E15Max], relative error 9.5e-5
+  constexpr float kM[6] = {1.00009501f, -0.231592909f, 0.0505742505f, -0.917914689f, 1.93172491f, -1.81042504f};
+  constexpr float kTwoThirds = 0.666666686534881591796875f, kTwoThirdsLo = -1.98682149e-08f;  // 2/3 as a pair
   const float a = std::fabs(z);
-  const float q = rcbrt_f(a);
-  const float e = l23_e(t, q);
-  const L23Start st = l23_start_e(a, q, e);
-  const float k = t * (2.0f / 3.0f);
-  float y = st.y;
-  y -= (y * ((y * y) * y - a) + k) * st.r;
+  const float q2 = rcbrt2_ff(a);
+  const float e = (t * q2) * q2;
+  float y = (a * q2) * horner_f(e, kM);
+  const float k = t * kTwoThirds;
+  const float y3 = (y * y) * y;
+  y -= std::fma(y, y3 - a, k) / std::fma(4.0f, y3, -a);
   const float p = y * y, pe = std::fma(y, y, -p);
   const float c3 = y * p, c3e = std::fma(y, p, -c3);
-  const float r = 1.0f / std::fma(4.0f, c3, -a);
-  const float h = c3 - a, hl = std::fma(y, pe, c3e);
+  const float hl = std::fma(y, pe, c3e);
+  const float h = c3 - a;
   const float m = y * h, me = std::fma(y, h, -m);
-  const float kl = std::fma(-3.0f, k, 2.0f * t) * (1.0f / 3.0f);
-  const float f = (m + k) + (me + std::fma(y, hl, kl));
-  const float d = f * r;
-  const float x = c3 + std::fma(-3.0f * p, d, hl);
-  const bool active = e < kL23EMaxF;  // false for NaN
-  const bool band = (e > kL23EMaxF * (1.0f - kL23Band)) & (e < kL23EMaxF * (1.0f + kL23Band));
-  const bool range = (a < kFfMinA) | (a > kFfMaxA);
-  const bool keep = (t <= 0.0f) | (a == INFINITY);
-  const bool nan = (z != z) | (t != t);
-  redo = band | (active & range & !keep & !nan);
+  const float kl = std::fma(t, kTwoThirdsLo, std::fma(t, kTwoThirds, -k));
+  const float f = (m + k) + (std::fma(y, hl, me) + kl);
+  const float x = c3 + std::fma(p, f * (-3.0f / std::fma(4.0f, c3, -a)), hl);
+  // Lanes the double form must redo: near the threshold; active with |z| below the error-free range;
+  // |z| above it, inf or NaN; t NaN (rare or pathological data only). t <= 0 keeps z here.
+  const bool active = e < kL23E15Max;  // false for NaN
+  const bool band = (e > kL23E15Max * (1.0f - kL23Band)) & (e < kL23E15Max * (1.0f + kL23Band));
+  const bool positive = t > 0.0f;
+  redo = band | (active & positive & (a < kFfMinA)) | !(a <= kFfMaxA) | (t != t);
   const float out = std::copysign(active ? x : 0.0f, z);
-  return keep ? z : nan ? z + t : out;
+  return positive ? out : z;
 }
 
 }  // namespace px::optim::prox::fast

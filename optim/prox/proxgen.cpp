@@ -91,8 +91,9 @@ template <PreconditionerKind K, bool Metric, class T, class Prox>
 }
 
 // Float tensors with a float-float form (Prox::has_ff, fast_prox_ff.h): blocks as above, the
-// prox pass takes prox.ff and the lanes it flags (near the threshold, out of its range) are
-// recomputed with operator() (the float start + double Newton form).
+// prox pass takes prox.ff and the lanes it flags (near the threshold, out of its range; their
+// flags kept per lane, so a flagged block costs its flagged lanes only) are recomputed with
+// operator() (the float start + double Newton form).
 template <class Prox>
 constexpr bool uses_ff() {
   if constexpr (requires { Prox::has_ff; }) return fast::kFloatFfAvailable && Prox::has_ff;
@@ -102,6 +103,7 @@ template <PreconditionerKind K, bool Metric, class Prox>
 [[gnu::flatten]] void flagged_range(std::int64_t begin, std::int64_t end, float* p, const float* g, float* m, float* v,
                                     const ProxGenCoefficients<float> c, const Prox prox) {
   float zb[kBlock], tb[kBlock];
+  int rb[kBlock];
   for (std::int64_t b = begin; b < end; b += kBlock) {
     const std::int64_t len = std::min(kBlock, end - b);
     gradient_block<K, Metric>(b, len, p, g, m, v, c, zb, tb);
@@ -110,14 +112,12 @@ template <PreconditionerKind K, bool Metric, class Prox>
     for (std::int64_t j = 0; j < len; ++j) {
       int rj = 0;
       p[b + j] = prox.ff(zb[j], tb[j], rj);
+      rb[j] = rj;
       redo |= rj;
     }
     if (!redo) continue;
-    for (std::int64_t j = 0; j < len; ++j) {
-      int rj = 0;
-      prox.ff(zb[j], tb[j], rj);
-      if (rj) p[b + j] = prox(zb[j], tb[j]);
-    }
+    for (std::int64_t j = 0; j < len; ++j)
+      if (rb[j]) p[b + j] = prox(zb[j], tb[j]);
   }
 }
 

@@ -6,11 +6,13 @@
 // are the same; the ProxGen step runs the library's loop.)
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "proxima/core/factory.h"
@@ -73,7 +75,7 @@ TEST_CASE("float-float l1/2 and l2/3 give the closed form's float on random and 
                                          // t < ~1e-25 puts active |z| below kFfMinA)
   CHECK(flagged_near > 0);               // the band is used ...
   CHECK(flagged_near < near / 5);  // ... and narrow (l1/2: 1e-5 of c, ~7e-6 of |z|, samples within 1e-4;
-                                   // l2/3: 2e-4 of e, 1.5e-4 of |z|, samples within 1e-3)
+                                   // l2/3: 1e-4 of e, 7.5e-5 of |z|, samples within 1e-3)
   }
 }
 
@@ -123,6 +125,53 @@ TEST_CASE("float-float l1/2 and l2/3 flag exact ties for the double form's tie r
       CHECK(loop_l23(down, t, false, redo) == 0.0f);
       CHECK(loop_l23(up, t, false, redo) == prox_l23(up, t));
     }
+}
+
+TEST_CASE("rcbrt2_ff: a^(-2/3) to 7e-6 relative on 1 <= a < 8 and from 1e-37 to 1e37") {
+  double worst = 0.0;
+  for (float a = 1.0f; a < 8.0f; a = std::nextafter(a, 9.0f))  // the seed's error repeats every factor 8
+    worst = std::max(worst, std::abs(double(fast::rcbrt2_ff(a)) * std::cbrt(double(a)) * std::cbrt(double(a)) - 1.0));
+  MESSAGE("worst relative error on [1, 8): ", worst);
+  CHECK(worst < 7e-6);
+  double sweep = 0.0;
+  for (double la = -37.0; la < 37.0; la += 1e-3) {
+    const float a = static_cast<float>(std::pow(10.0, la));
+    const double want = 1.0 / (std::cbrt(double(a)) * std::cbrt(double(a)));
+    sweep = std::max(sweep, std::abs(double(fast::rcbrt2_ff(a)) / want - 1.0));
+  }
+  CHECK(sweep < 7e-6);
+}
+
+TEST_CASE("float-float l1/2 and l2/3 decide zeros and t <= 0 themselves and flag inf, NaN and huge |z|") {
+  const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
+  for (int l23 = 0; l23 < 2; ++l23) {
+    CAPTURE(l23);
+    auto ff = [&](float z, float t, int& redo) {
+      redo = 0;
+      return l23 ? fast::L23{}.ff(z, t, redo) : fast::L12{}.ff(z, t, redo);
+    };
+    auto dbl = [&](float z, float t) { return l23 ? fast::L23{}(z, t) : fast::L12{}(z, t); };
+    // what training gives often (a zero lambda, a zero gradient, an exact zero weight): no flag
+    for (float z : {0.0f, -0.0f, 1e-20f, -3e-3f, 0.5f, -7.0f, 1e20f})
+      for (float t : {0.0f, -0.0f, -1.0f, 1e-12f, 1e-5f, 0.25f}) {
+        CAPTURE(z);
+        CAPTURE(t);
+        int redo = 1;
+        const float got = ff(z, t, redo);
+        CHECK(redo == 0);
+        CHECK(same_float(got, dbl(z, t)));
+      }
+    // active lanes with |z| below the error-free range, |z| above it, inf and NaN: flagged
+    for (const auto& [z, t] : std::vector<std::pair<float, float>>{
+             {1e-22f, 1e-40f}, {-3e-21f, 1e-36f}, {2e24f, 1.0f}, {-1e30f, 1e-3f}, {inf, 1.0f}, {-inf, 0.0f},
+             {nan, 1.0f}, {1.0f, nan}, {0.0f, nan}}) {
+      CAPTURE(z);
+      CAPTURE(t);
+      int redo = 0;
+      ff(z, t, redo);
+      CHECK(redo == 1);
+    }
+  }
 }
 
 TEST_CASE("proxgen float32 l1/2 and l2/3: one step with blocks of all, none and some active coordinates") {
