@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <vector>
 
 #include "proxima/core/cpu/cpu_backend.h"
 #include "proxima/core/cpu/cpu_common.h"
@@ -66,19 +67,36 @@ void block_im2col(const T* x, const ConvGeometry& g, const Conv2dParams& prm, st
 // every product and runs its 24-row register blocking part empty for 16 or 32 rows.
 constexpr std::int64_t kSmallGemmChannels = 64;
 
-// C [m, n] = W_g [m, k] * B [k, n] (rows of B and C n apart): gemm_small for few output channels.
+// The weight-side products of one call, group by group: C [m, n] = A_g [m, k] * B [k, n] (rows of B
+// and C n apart) with A_g = W_g [Kg, CgRS] (forward) or W_g^T (backward-input, W_g read in place).
+// gemm_small, its A packed once per call rather than once per block, where the weight-side extent
+// is at most kSmallGemmChannels; Eigen otherwise.
 template <class T>
-void forward_product(const T* w, const T* b, T* c, std::int64_t m, std::int64_t n, std::int64_t k) {
-  if (m <= kSmallGemmChannels) gemm_small<T>({w, k, 1}, b, n, c, n, m, n, k, false);
-  else gemm<T>(w, b, c, m, n, k, false, false, false);
-}
+class WeightProducts {
+ public:
+  WeightProducts(const T* w, const ConvGeometry& g, bool transposed)
+      : w_(w), wg_size_(g.kg() * g.col_rows()), transposed_(transposed),
+        m_(transposed ? g.col_rows() : g.kg()), k_(transposed ? g.kg() : g.col_rows()) {
+    if (g.kg() > kSmallGemmChannels) return;
+    small_.reserve(static_cast<std::size_t>(g.groups));
+    for (std::int64_t grp = 0; grp < g.groups; ++grp) {
+      const StridedMatrix<T> a = transposed ? StridedMatrix<T>{w + grp * wg_size_, 1, m_}
+                                            : StridedMatrix<T>{w + grp * wg_size_, k_, 1};
+      small_.emplace_back(a, m_, k_);
+    }
+  }
+  void run(std::int64_t grp, const T* b, T* c, std::int64_t n) const {
+    if (!small_.empty()) small_[static_cast<std::size_t>(grp)].multiply(b, n, c, n, n, false);
+    else gemm<T>(w_ + grp * wg_size_, b, c, m_, n, k_, transposed_, false, false);
+  }
 
-// C [m, n] = W_g^T [m, k] * B [k, n], with W_g stored [k, m] (the backward-input product).
-template <class T>
-void backward_input_product(const T* w, const T* b, T* c, std::int64_t m, std::int64_t n, std::int64_t k) {
-  if (k <= kSmallGemmChannels) gemm_small<T>({w, 1, m}, b, n, c, n, m, n, k, false);
-  else gemm<T>(w, b, c, m, n, k, true, false, false);
-}
+ private:
+  const T* w_;
+  std::int64_t wg_size_;
+  bool transposed_;
+  std::int64_t m_, k_;
+  std::vector<SmallGemmA<T>> small_;
+};
 
 // out block (Kg x count*PQ) = W_g (Kg x CgRS) * col (CgRS x count*PQ), scattered to out[n] group by group.
 template <class T>
@@ -88,10 +106,11 @@ void conv_forward(const T* x, const T* w, T* out, const ConvGeometry& g, const C
     return;
   }
   const ConvPlan plan = plan_conv(g, sizeof(T));
-  const std::int64_t pq = g.p * g.q, hw = g.h * g.w, wg_size = g.kg() * g.col_rows(), cols = plan.images * pq;
+  const std::int64_t pq = g.p * g.q, hw = g.h * g.w, cols = plan.images * pq;
   const bool direct = conv_is_pointwise(g, prm) && plan.images == 1;  // the input planes are the columns
   Scratch<T> col(plan.threads, direct ? 0 : g.col_rows() * cols);
   Scratch<T> res(plan.threads, plan.images == 1 ? 0 : g.kg() * cols);
+  const WeightProducts<T> products(w, g, false);
   for_each_block(plan, g.n, [&](std::int64_t img0, std::int64_t count, int tid) {
     const Block bl{img0, count, pq, count * pq};
     for (std::int64_t grp = 0; grp < g.groups; ++grp) {
@@ -101,7 +120,7 @@ void conv_forward(const T* x, const T* w, T* out, const ConvGeometry& g, const C
         src = col.of(tid);
       }
       T* dst = out + (img0 * g.k + grp * g.kg()) * pq;
-      forward_product<T>(w + grp * wg_size, src, count == 1 ? dst : res.of(tid), g.kg(), bl.ld, g.col_rows());
+      products.run(grp, src, count == 1 ? dst : res.of(tid), bl.ld);
       if (count > 1) scatter_planes(res.of(tid), g.k * pq, g.kg(), {0, count, pq, bl.ld}, plan.inner_threads, dst);
     }
   });
@@ -115,10 +134,11 @@ void conv_backward_input(const T* gout, const T* w, T* gx, const ConvGeometry& g
     return;
   }
   const ConvPlan plan = plan_conv(g, sizeof(T));
-  const std::int64_t pq = g.p * g.q, hw = g.h * g.w, wg_size = g.kg() * g.col_rows(), cols = plan.images * pq;
+  const std::int64_t pq = g.p * g.q, hw = g.h * g.w, cols = plan.images * pq;
   const bool direct = conv_is_pointwise(g, prm) && plan.images == 1;  // the GEMM writes grad_x itself
   Scratch<T> col(plan.threads, direct ? 0 : g.col_rows() * cols);
   Scratch<T> gob(plan.threads, plan.images == 1 ? 0 : g.kg() * cols);
+  const WeightProducts<T> products(w, g, true);
   for_each_block(plan, g.n, [&](std::int64_t img0, std::int64_t count, int tid) {
     const Block bl{img0, count, pq, count * pq};
     for (std::int64_t grp = 0; grp < g.groups; ++grp) {
@@ -129,10 +149,10 @@ void conv_backward_input(const T* gout, const T* w, T* gx, const ConvGeometry& g
       }
       T* gxg = gx + (img0 * g.c + grp * g.cg()) * hw;
       if (direct) {
-        backward_input_product<T>(w + grp * wg_size, go, gxg, g.col_rows(), pq, g.kg());
+        products.run(grp, go, gxg, pq);
         continue;
       }
-      backward_input_product<T>(w + grp * wg_size, go, col.of(tid), g.col_rows(), bl.ld, g.kg());
+      products.run(grp, go, col.of(tid), bl.ld);
       for_each_in_block(count, plan.inner_threads, [&](std::int64_t b) {
         T* planes = gxg + b * g.c * hw;
         std::fill(planes, planes + g.cg() * hw, T(0));

@@ -105,20 +105,25 @@ void micro_kernel(const T* ap, const T* b, std::int64_t ldb, T* c, std::int64_t 
   }
 }
 
-// A [m, k] -> ceil(m / kRows) blocks of [k][kRows] (rows past m are zero), in a per-thread buffer.
+// A [m, k] -> ceil(m / kRows) blocks of [k][kRows] (rows past m are zero) at dst.
 template <class T>
-const T* pack_a(StridedMatrix<T> a, std::int64_t m, std::int64_t k) {
-  thread_local std::vector<T> buf;
+void pack_a_into(StridedMatrix<T> a, std::int64_t m, std::int64_t k, T* dst) {
   const std::int64_t blocks = (m + kRows - 1) / kRows;
-  if (static_cast<std::int64_t>(buf.size()) < blocks * kRows * k) buf.resize(blocks * kRows * k);
-  for (std::int64_t blk = 0; blk < blocks; ++blk) {
-    T* dst = buf.data() + blk * kRows * k;
+  for (std::int64_t blk = 0; blk < blocks; ++blk, dst += kRows * k)
     for (std::int64_t p = 0; p < k; ++p)
       for (std::int64_t r = 0; r < kRows; ++r) {
         const std::int64_t i = blk * kRows + r;
         dst[p * kRows + r] = i < m ? a.data[i * a.row_stride + p * a.col_stride] : T(0);
       }
-  }
+}
+
+// The same in a per-thread buffer.
+template <class T>
+const T* pack_a(StridedMatrix<T> a, std::int64_t m, std::int64_t k) {
+  thread_local std::vector<T> buf;
+  const std::int64_t size = (m + kRows - 1) / kRows * kRows * k;
+  if (static_cast<std::int64_t>(buf.size()) < size) buf.resize(size);
+  pack_a_into(a, m, k, buf.data());
   return buf.data();
 }
 
@@ -180,18 +185,17 @@ struct Product {
   }
 };
 
-}  // namespace
-
+// C (+)= packed A * B, the columns split across threads when the product is large enough.
 template <class T>
-void gemm_small(StridedMatrix<T> a, const T* b, std::int64_t ldb, T* c, std::int64_t ldc, std::int64_t m,
-                std::int64_t n, std::int64_t k, bool accumulate) {
+void run_product(const T* packed, const T* b, std::int64_t ldb, T* c, std::int64_t ldc, std::int64_t m, std::int64_t n,
+                 std::int64_t k, bool accumulate) {
   if (m <= 0 || n <= 0) return;
   if (k <= 0) {
     if (!accumulate)
       for (std::int64_t i = 0; i < m; ++i) std::fill_n(c + i * ldc, n, T(0));
     return;
   }
-  const Product<T> prod{pack_a(a, m, k), b, ldb, c, ldc, m, k, accumulate};
+  const Product<T> prod{packed, b, ldb, c, ldc, m, k, accumulate};
   // Threads take contiguous ranges of whole strips (the last one also the tails).
   const std::int64_t strip = kMaxVecs * kLanes<T>, strips = n / strip;
   const int threads = omp_in_parallel() ? 1 : static_cast<int>(std::min<std::int64_t>(get_num_threads(), strips));
@@ -207,6 +211,29 @@ void gemm_small(StridedMatrix<T> a, const T* b, std::int64_t ldb, T* c, std::int
   }
 }
 
+}  // namespace
+
+template <class T>
+SmallGemmA<T>::SmallGemmA(StridedMatrix<T> a, std::int64_t m, std::int64_t k)
+    : packed_(static_cast<std::size_t>(std::max<std::int64_t>((m + kRows - 1) / kRows * kRows * k, 0))), m_(m), k_(k) {
+  if (m > 0 && k > 0) pack_a_into(a, m, k, packed_.data());
+}
+
+template <class T>
+void SmallGemmA<T>::multiply(const T* b, std::int64_t ldb, T* c, std::int64_t ldc, std::int64_t n,
+                             bool accumulate) const {
+  run_product(packed_.data(), b, ldb, c, ldc, m_, n, k_, accumulate);
+}
+
+template <class T>
+void gemm_small(StridedMatrix<T> a, const T* b, std::int64_t ldb, T* c, std::int64_t ldc, std::int64_t m,
+                std::int64_t n, std::int64_t k, bool accumulate) {
+  if (m <= 0 || n <= 0) return;
+  run_product(k > 0 ? pack_a(a, m, k) : nullptr, b, ldb, c, ldc, m, n, k, accumulate);
+}
+
+template class SmallGemmA<float>;
+template class SmallGemmA<double>;
 template void gemm_small<float>(StridedMatrix<float>, const float*, std::int64_t, float*, std::int64_t, std::int64_t,
                                 std::int64_t, std::int64_t, bool);
 template void gemm_small<double>(StridedMatrix<double>, const double*, std::int64_t, double*, std::int64_t,

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 namespace px::cpu {
 
@@ -21,6 +22,22 @@ struct StridedMatrix {
 template <class T>
 void gemm_small(StridedMatrix<T> a, const T* b, std::int64_t ldb, T* c, std::int64_t ldc, std::int64_t m,
                 std::int64_t n, std::int64_t k, bool accumulate);
+
+// A packed once for many products with the same A (a convolution's weights, image after image):
+// multiply() computes C [M, N] (+)= A * B as gemm_small does, without re-packing A.
+template <class T>
+class SmallGemmA {
+ public:
+  SmallGemmA(StridedMatrix<T> a, std::int64_t m, std::int64_t k);
+  void multiply(const T* b, std::int64_t ldb, T* c, std::int64_t ldc, std::int64_t n, bool accumulate) const;
+
+ private:
+  std::vector<T> packed_;
+  std::int64_t m_, k_;
+};
+
+extern template class SmallGemmA<float>;
+extern template class SmallGemmA<double>;
 
 extern template void gemm_small<float>(StridedMatrix<float>, const float*, std::int64_t, float*, std::int64_t,
                                        std::int64_t, std::int64_t, std::int64_t, bool);

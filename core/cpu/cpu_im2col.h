@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "proxima/core/backend.h"
+#include "proxima/core/cpu/cpu_stride2.h"
 
 namespace px::cpu {
 
@@ -38,6 +39,14 @@ inline void valid_range(std::int64_t q_count, std::int64_t stride, std::int64_t 
   *q1 = std::max(*q0, std::min(hi, q_count));
 }
 
+// dst[0 .. count) = 0 for the few padding elements at a row's ends (most often 0 or 1 of them:
+// no memset call for those).
+template <class T>
+inline void zero_few(T* dst, std::int64_t count) {
+  if (count == 1) dst[0] = T(0);
+  else if (count > 1) std::fill(dst, dst + count, T(0));
+}
+
 // col [Cg*R*S, P*Q] from x planes [Cg, H, W]; zero where a window reaches into the padding. Rows
 // of col are `ld` elements apart (ld >= P*Q: one image's columns inside a block of several).
 template <class T>
@@ -58,13 +67,15 @@ void im2col(const T* x, const ConvGeometry& g, const Conv2dParams& prm, T* col, 
             continue;
           }
           const T* src = plane + ih * g.w + w_start;
-          std::fill(dst, dst + q0, T(0));
+          zero_few(dst, q0);
           if (prm.stride_w == 1) {
             std::memcpy(dst + q0, src + q0, static_cast<std::size_t>(q1 - q0) * sizeof(T));
+          } else if (prm.stride_w == 2) {
+            gather_stride2(src + 2 * q0, dst + q0, q1 - q0);
           } else {
             for (std::int64_t oq = q0; oq < q1; ++oq) dst[oq] = src[oq * prm.stride_w];
           }
-          std::fill(dst + q1, dst + g.q, T(0));
+          zero_few(dst + q1, g.q - q1);
         }
       }
     }
@@ -88,6 +99,10 @@ void col2im_add(const T* col, const ConvGeometry& g, const Conv2dParams& prm, T*
           if (ih < 0 || ih >= g.h) continue;
           const T* src = row + op * g.q;
           T* dst = plane + ih * g.w + w_start;
+          if (prm.stride_w == 2) {
+            scatter_add_stride2(src + q0, dst + 2 * q0, q1 - q0);
+            continue;
+          }
           for (std::int64_t oq = q0; oq < q1; ++oq) dst[oq * prm.stride_w] += src[oq];
         }
       }
