@@ -131,6 +131,11 @@ Tensor adaptive_avg_pool2d(const Tensor& x, std::int64_t output_size);
 // unbiased variance. Eval: normalises with the running statistics. As torch.nn.functional.
 Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
                   const Tensor& running_var, bool training, double momentum = 0.1, double eps = 1e-5);
+// relu(batch_norm(...)) as one fused op (one tape node, no intermediate tensor); the same
+// values and gradients as the composition, which it falls back to where batch_norm's fused path
+// does not apply.
+Tensor batch_norm_relu(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
+                       const Tensor& running_var, bool training, double momentum = 0.1, double eps = 1e-5);
 // Zeroes each element with probability p and scales the rest by 1/(1-p); p in [0, 1).
 // The identity when !training.
 Tensor dropout(const Tensor& x, double p, bool training, Generator* gen = nullptr);

@@ -1,5 +1,6 @@
-// batch_norm: the fused Backend::batch_norm_forward/backward as one recorded op, and the
-// composite of differentiable functions kept for the cases the fused kernels do not take.
+// batch_norm and batch_norm_relu: the fused Backend::batch_norm(_relu)_forward/backward as one
+// recorded op, and the composite of differentiable functions kept for the cases the fused
+// kernels do not take.
 #include "proxima/autograd/functions.h"
 #include "proxima/core/backend.h"
 #include "proxima/core/factory.h"
@@ -78,12 +79,11 @@ void update_running_from_saved(const Tensor& running_mean, const Tensor& running
              ops::add(ops::mul(running_var, 1.0 - momentum), ops::to_dtype(batch_term, running_var.dtype())));
 }
 
-}  // namespace
-
-// y = (x - mean) / sqrt(var + eps) * weight + bias, statistics per channel over N (and H, W).
-// Fused: one backend call forward (statistics and normalisation), one backward.
-Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
-                  const Tensor& running_var, bool training, double momentum, double eps) {
+// y = (x - mean) / sqrt(var + eps) * weight + bias, statistics per channel over N (and H, W),
+// then max(0, y) when `relu`. Fused: one backend call forward (statistics, normalisation and
+// the relu), one backward (which reads the output y to mask the gradient when `relu`).
+Tensor batch_norm_impl(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
+                       const Tensor& running_var, bool training, double momentum, double eps, bool relu) {
   PX_CHECK(x.dim() == 2 || x.dim() == 4, ShapeError, "batch_norm: x must be [N, C] or [N, C, H, W], got ",
            shape_str(x.shape()));
   const std::int64_t c = x.size(1);
@@ -99,8 +99,10 @@ Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, con
     PX_CHECK(running_mean.defined() && running_var.defined(), ValueError,
              "batch_norm: eval mode (training=false) needs running_mean and running_var");
   }
-  if (!fused_applies(x, weight, bias, running_mean, running_var, training))
-    return batch_norm_composite(x, weight, bias, running_mean, running_var, training, momentum, eps);
+  if (!fused_applies(x, weight, bias, running_mean, running_var, training)) {
+    Tensor y = batch_norm_composite(x, weight, bias, running_mean, running_var, training, momentum, eps);
+    return relu ? px::relu(y) : y;
+  }
 
   const TensorOptions options{.dtype = x.dtype(), .device = x.device()};
   const Tensor xc = ops::contiguous(x.detach());
@@ -116,23 +118,45 @@ Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, con
     invstd_saved = ops::contiguous(ops::rsqrt(ops::add(ops::to_dtype(running_var.detach(), x.dtype()), eps)));
   }
   Tensor y = empty(x.shape(), options);
-  backend_for(x.device()).batch_norm_forward(xc, w, b, mean_saved, invstd_saved, y, eps, training);
+  Backend& backend = backend_for(x.device());
+  if (relu)
+    backend.batch_norm_relu_forward(xc, w, b, mean_saved, invstd_saved, y, eps, training);
+  else
+    backend.batch_norm_forward(xc, w, b, mean_saved, invstd_saved, y, eps, training);
   if (training) {
     NoGradGuard no_grad;
     update_running_from_saved(running_mean, running_var, mean_saved, invstd_saved, count, momentum, eps);
   }
-  return record("batch_norm", {x, weight, bias}, y,
-                [xc, w, mean_saved, invstd_saved, training](const Tensor& grad, const Needs& needs) -> TensorList {
+  const Tensor y_saved = relu ? y.detach() : Tensor();  // aliases the output: no extra memory
+  return record(relu ? "batch_norm_relu" : "batch_norm", {x, weight, bias}, y,
+                [xc, y_saved, w, mean_saved, invstd_saved, training](const Tensor& grad,
+                                                                    const Needs& needs) -> TensorList {
                   const TensorOptions opt{.dtype = xc.dtype(), .device = xc.device()};
                   const Tensor g = ops::contiguous(ops::to_dtype(grad, xc.dtype()));
                   Tensor gx = needs[0] ? empty(xc.shape(), opt) : Tensor();
                   Tensor gw = needs[1] ? empty(mean_saved.shape(), opt) : Tensor();
                   Tensor gb = needs[2] ? empty(mean_saved.shape(), opt) : Tensor();
-                  if (gx.defined() || gw.defined() || gb.defined())
-                    backend_for(xc.device())
-                        .batch_norm_backward(g, xc, w, mean_saved, invstd_saved, gx, gw, gb, training);
+                  if (!gx.defined() && !gw.defined() && !gb.defined()) return {gx, gw, gb};
+                  Backend& backend = backend_for(xc.device());
+                  if (y_saved.defined())
+                    backend.batch_norm_relu_backward(g, xc, y_saved, w, mean_saved, invstd_saved, gx, gw, gb,
+                                                     training);
+                  else
+                    backend.batch_norm_backward(g, xc, w, mean_saved, invstd_saved, gx, gw, gb, training);
                   return {gx, gw, gb};
                 });
+}
+
+}  // namespace
+
+Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
+                  const Tensor& running_var, bool training, double momentum, double eps) {
+  return batch_norm_impl(x, weight, bias, running_mean, running_var, training, momentum, eps, /*relu=*/false);
+}
+
+Tensor batch_norm_relu(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
+                       const Tensor& running_var, bool training, double momentum, double eps) {
+  return batch_norm_impl(x, weight, bias, running_mean, running_var, training, momentum, eps, /*relu=*/true);
 }
 
 }  // namespace px

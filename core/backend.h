@@ -132,6 +132,19 @@ class Backend {
                                    const Tensor& mean, const Tensor& invstd, const Tensor& grad_x,
                                    const Tensor& grad_weight, const Tensor& grad_bias,
                                    bool training);
+  // Batch norm then ReLU, one op: y = max(0, batch_norm(x)); arguments as batch_norm_forward.
+  // The default composes batch_norm_forward and unary(relu) through a temporary.
+  virtual void batch_norm_relu_forward(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                                       const Tensor& mean, const Tensor& invstd, const Tensor& y,
+                                       double eps, bool training);
+  // Its backward: y is the fused OUTPUT (contiguous, x's shape); batch_norm_backward applied to
+  // the masked gradient gy * [y > 0]. The default masks into a temporary (gy * sign(y), since
+  // y >= 0) and calls batch_norm_backward.
+  virtual void batch_norm_relu_backward(const Tensor& grad_y, const Tensor& x, const Tensor& y,
+                                        const Tensor& weight, const Tensor& mean,
+                                        const Tensor& invstd, const Tensor& grad_x,
+                                        const Tensor& grad_weight, const Tensor& grad_bias,
+                                        bool training);
 
   // ---- indexing (x, out, src, dst contiguous; index int64 contiguous 1-D) ----
   // out = x with dimension `dim` replaced by x.index(dim, index[i]) for each i.

@@ -85,7 +85,10 @@ BatchNorm::BatchNorm(const BatchNormOptions& options, std::int64_t spatial_dims)
   }
 }
 
-Tensor BatchNorm::forward(const Tensor& x) {
+Tensor BatchNorm::forward(const Tensor& x) { return forward_impl(x, /*relu=*/false); }
+Tensor BatchNorm::forward_relu(const Tensor& x) { return forward_impl(x, /*relu=*/true); }
+
+Tensor BatchNorm::forward_impl(const Tensor& x, bool relu) {
   const std::int64_t c = options_.num_features;
   const bool ok_1d = spatial_dims_ == 1 && (x.dim() == 2 || x.dim() == 3);
   const bool ok_2d = spatial_dims_ == 2 && x.dim() == 4;
@@ -102,11 +105,12 @@ Tensor BatchNorm::forward(const Tensor& x) {
   // Frozen in training: batch statistics without running stats to update.
   const bool frozen_training = is_training() && running_stats_frozen_;
   const Tensor mean = frozen_training ? Tensor{} : running_mean, var = frozen_training ? Tensor{} : running_var;
+  const auto norm = relu ? &batch_norm_relu : &batch_norm;
   if (x.dim() == 3) {  // [N, C, L] -> [N, C, L, 1] and back
-    Tensor y = batch_norm(unsqueeze(x, 3), weight, bias, mean, var, use_batch_stats, options_.momentum, options_.eps);
+    Tensor y = norm(unsqueeze(x, 3), weight, bias, mean, var, use_batch_stats, options_.momentum, options_.eps);
     return squeeze(y, 3);
   }
-  return batch_norm(x, weight, bias, mean, var, use_batch_stats, options_.momentum, options_.eps);
+  return norm(x, weight, bias, mean, var, use_batch_stats, options_.momentum, options_.eps);
 }
 
 FreezeRunningStats::FreezeRunningStats(Module& root) {

@@ -75,6 +75,8 @@ class BatchNorm : public Module {
  public:
   BatchNorm(const BatchNormOptions& options, std::int64_t spatial_dims);
   Tensor forward(const Tensor& x) override;
+  // relu(forward(x)) as one fused op (batch_norm_relu): the same values and gradients.
+  Tensor forward_relu(const Tensor& x);
   const BatchNormOptions& options() const { return options_; }
   Tensor weight, bias, running_mean, running_var, num_batches_tracked;
   // Frozen: training still normalises with the batch statistics but leaves running_mean,
@@ -83,6 +85,7 @@ class BatchNorm : public Module {
   bool running_stats_frozen() const { return running_stats_frozen_; }
 
  private:
+  Tensor forward_impl(const Tensor& x, bool relu);
   BatchNormOptions options_;
   std::int64_t spatial_dims_;  // 1d: [N, C] or [N, C, L]; 2d: [N, C, H, W]
   bool running_stats_frozen_ = false;

@@ -2,6 +2,10 @@
 #include "proxima/nn/sequential.h"
 
 #include <string>
+#include <typeinfo>
+
+#include "proxima/nn/layers.h"
+#include "proxima/nn/layers_simple.h"
 
 namespace px::nn {
 
@@ -14,9 +18,23 @@ void Sequential::append(std::shared_ptr<Module> module) {
   modules_.push_back(std::move(module));
 }
 
+// A BatchNorm directly followed by a plain ReLU runs as one fused op (BatchNorm::forward_relu:
+// same values and gradients, one pass less); the children and their names are unchanged.
 Tensor Sequential::forward(const Tensor& x) {
   Tensor y = x;
-  for (auto& m : modules_) y = m->forward(y);
+  for (std::size_t i = 0; i < modules_.size(); ++i) {
+    Module* m = modules_[i].get();
+    if (i + 1 < modules_.size()) {
+      auto* bn = dynamic_cast<BatchNorm*>(m);
+      const Module& next = *modules_[i + 1];
+      if (bn && typeid(next) == typeid(ReLU)) {
+        y = bn->forward_relu(y);
+        ++i;
+        continue;
+      }
+    }
+    y = m->forward(y);
+  }
   return y;
 }
 

@@ -68,6 +68,13 @@ class CpuBackend final : public Backend {
                            const Tensor& mean, const Tensor& invstd, const Tensor& grad_x,
                            const Tensor& grad_weight, const Tensor& grad_bias,
                            bool training) override;
+  void batch_norm_relu_forward(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                               const Tensor& mean, const Tensor& invstd, const Tensor& y, double eps,
+                               bool training) override;
+  void batch_norm_relu_backward(const Tensor& grad_y, const Tensor& x, const Tensor& y,
+                                const Tensor& weight, const Tensor& mean, const Tensor& invstd,
+                                const Tensor& grad_x, const Tensor& grad_weight,
+                                const Tensor& grad_bias, bool training) override;
 };
 
 }  // namespace px::cpu

@@ -63,7 +63,7 @@ class BasicBlock : public Module {
     }
   }
   Tensor forward(const Tensor& x) override {
-    Tensor out = relu((*bn1_)((*conv1_)(x)));
+    Tensor out = bn1_->forward_relu((*conv1_)(x));
     out = (*bn2_)((*conv2_)(out));
     return relu(out + (*shortcut_)(x));
   }
@@ -98,7 +98,7 @@ class ResNet : public Module {
                               std::make_shared<Linear>(LinearOptions{.in_features = in, .out_features = spec.num_classes}, gen));
   }
   Tensor forward(const Tensor& x) override {
-    Tensor out = relu((*bn1_)((*conv1_)(x)));
+    Tensor out = bn1_->forward_relu((*conv1_)(x));
     for (auto& stage : stages_) out = (*stage)(out);
     // pool_ 0: global average pooling (akamaster's avg_pool2d(out, out.size(3))).
     const std::int64_t k = pool_ == 0 ? out.size(3) : pool_;
