@@ -3,6 +3,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
+#include <vector>
 
 #include "core/reference.h"
 
@@ -186,4 +188,26 @@ TEST_CASE("empty tensors flow through elementwise ops") {
   CHECK(ops::gt(e, 0.0).dtype() == DType::uint8);
   CHECK(ops::where(ops::gt(e, 0.0), e, e).numel() == 0);
   CHECK(ops::relu(e).numel() == 0);
+}
+
+TEST_CASE_TEMPLATE("relu keeps NaN, -0 and inf, on contiguous runs and strided views", T, float, double) {
+  const T inf = std::numeric_limits<T>::infinity(), nan = std::numeric_limits<T>::quiet_NaN();
+  std::vector<T> in;
+  for (int rep = 0; rep < 9; ++rep) {  // long enough for the vectorised runs and their tails
+    for (T v : {T(-2), T(3), nan, T(-0.0), T(0), -inf, inf, T(1e-30), T(-1e-30)}) in.push_back(v);
+  }
+  const Tensor x = from_vector<T>(in, {static_cast<std::int64_t>(in.size())});
+  for (const Tensor& view : {x, ops::transpose(ops::view(x, {9, 9}), 0, 1)}) {
+    const std::vector<T> src = ops::contiguous(view).template to_vector<T>();
+    const std::vector<T> out = ops::contiguous(ops::relu(view)).template to_vector<T>();
+    for (std::size_t i = 0; i < src.size(); ++i) {
+      const T v = src[i];
+      if (std::isnan(v)) {
+        CHECK(std::isnan(out[i]));
+      } else {
+        CHECK(out[i] == (v < T(0) ? T(0) : v));
+        CHECK(std::signbit(out[i]) == (v == T(0) && std::signbit(v)));
+      }
+    }
+  }
 }
