@@ -1,5 +1,6 @@
 // Float64 gradient checks of conv2d on shapes that put several images in one GEMM (the CPU
 // backend's blocked paths: per-thread image ranges, partial last blocks, whole-batch blocks).
+#include "core/conv_test_util.h"
 #include "grad_helpers.h"
 #include "proxima/core/cpu/cpu_conv_plan.h"
 
@@ -8,15 +9,7 @@ using px::test::check_gradients;
 using px::test::randn64;
 using px::test::Ts;
 
-namespace {
-
-struct ThreadsGuard {
-  int saved = get_num_threads();
-  explicit ThreadsGuard(int n) { set_num_threads(n); }
-  ~ThreadsGuard() { set_num_threads(saved); }
-};
-
-}  // namespace
+using px::test::ThreadsGuard;
 
 TEST_CASE("gradcheck: conv2d in blocks of several images") {
   struct Case {

@@ -1,4 +1,5 @@
 // Float64 gradient checks of conv2d on shapes the CPU backend runs with Winograd F(2x2,3x3) (3x3, stride 1, padding 1).
+#include "core/conv_test_util.h"
 #include "grad_helpers.h"
 #include "proxima/core/cpu/cpu_winograd.h"
 
@@ -7,15 +8,7 @@ using px::test::check_gradients;
 using px::test::randn64;
 using px::test::Ts;
 
-namespace {
-
-struct ThreadsGuard {
-  int saved = get_num_threads();
-  explicit ThreadsGuard(int n) { set_num_threads(n); }
-  ~ThreadsGuard() { set_num_threads(saved); }
-};
-
-}  // namespace
+using px::test::ThreadsGuard;
 
 TEST_CASE("gradcheck: conv2d on Winograd shapes (odd and even planes, one and two threads)") {
   struct Case {

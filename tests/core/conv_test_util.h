@@ -1,5 +1,6 @@
 // Helpers shared by the convolution and pooling tests: a tensor's values as doubles, an elementwise
-// comparison that reports the first mismatch, and one convolution's geometry with its direct sum.
+// comparison that reports the first mismatch, one convolution's geometry with its direct sum, a
+// thread-count guard, and the check of all three directions against that sum.
 #pragma once
 
 #include <doctest/doctest.h>
@@ -11,6 +12,8 @@
 #include <vector>
 
 #include "proxima/core/backend.h"
+#include "proxima/core/factory.h"
+#include "proxima/core/ops.h"
 #include "proxima/core/tensor.h"
 
 namespace px::test {
@@ -78,6 +81,40 @@ void for_each_conv_term(const ConvCase& cc, F f) {
                 f(((b * cc.c + ci) * cc.h + ih) * cc.w + iw, ((k * cg + c) * cc.r + r) * cc.s + s,
                   ((b * cc.k + k) * oh + y) * ow + x);
               }
+}
+
+// Restores the thread count when a test leaves.
+struct ThreadsGuard {
+  int saved = get_num_threads();
+  explicit ThreadsGuard(int n) { set_num_threads(n); }
+  ~ThreadsGuard() { set_num_threads(saved); }
+};
+
+// A T tensor of `shape` holding v.
+template <class T>
+Tensor make(const std::vector<double>& v, const Shape& shape) {
+  return from_vector(std::vector<T>(v.begin(), v.end()), shape);
+}
+
+// conv2d forward, backward-input and backward-weight on random T inputs (seeds seed, seed+1,
+// seed+2; seed advances by 3) against the direct sum in double, to tol * (1 + |want|).
+template <class T>
+void check_conv_against_direct_sum(const ConvCase& cc, unsigned& seed, double tol) {
+  auto xv = random_values(shape_numel(cc.x_shape()), seed++);
+  auto wv = random_values(shape_numel(cc.w_shape()), seed++);
+  auto gv = random_values(shape_numel(cc.out_shape()), seed++);
+  for (auto* v : {&xv, &wv, &gv})
+    for (double& e : *v) e = static_cast<double>(static_cast<T>(e));
+  std::vector<double> out_want(gv.size(), 0.0), gx_want(xv.size(), 0.0), gw_want(wv.size(), 0.0);
+  for_each_conv_term(cc, [&](std::int64_t xi, std::int64_t wi, std::int64_t oi) {
+    out_want[oi] += xv[xi] * wv[wi];
+    gx_want[xi] += gv[oi] * wv[wi];
+    gw_want[wi] += gv[oi] * xv[xi];
+  });
+  const Tensor x = make<T>(xv, cc.x_shape()), w = make<T>(wv, cc.w_shape()), g = make<T>(gv, cc.out_shape());
+  check_close(values_of<T>(ops::conv2d(x, w, cc.p)), out_want, tol, "forward");
+  check_close(values_of<T>(ops::conv2d_backward_input(g, w, cc.x_shape(), cc.p)), gx_want, tol, "backward-input");
+  check_close(values_of<T>(ops::conv2d_backward_weight(g, x, cc.w_shape(), cc.p)), gw_want, tol, "backward-weight");
 }
 
 }  // namespace px::test

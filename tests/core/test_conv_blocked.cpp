@@ -47,17 +47,8 @@ const BlockedCase kCases[] = {
     {{10, 16, 8, 8, 16, 3, 3, {.pad_h = 1, .pad_w = 1, .groups = 16}}, "depthwise, one image per GEMM", 2, true, false},
 };
 
-template <class T>
-Tensor make(const std::vector<double>& v, const Shape& shape) {
-  return px::from_vector(std::vector<T>(v.begin(), v.end()), shape);
-}
-
-// Restores the thread count when a test leaves.
-struct ThreadsGuard {
-  int saved = px::get_num_threads();
-  explicit ThreadsGuard(int n) { px::set_num_threads(n); }
-  ~ThreadsGuard() { px::set_num_threads(saved); }
-};
+using px::test::make;
+using px::test::ThreadsGuard;
 
 }  // namespace
 
@@ -84,22 +75,7 @@ TEST_CASE_TEMPLATE("conv2d blocked paths match the direct loops (forward, backwa
   for (const BlockedCase& cc : kCases) {
     INFO(std::string(cc.name));
     ThreadsGuard guard(cc.threads);
-    auto xv = random_values(px::shape_numel(cc.x_shape()), seed++);
-    auto wv = random_values(px::shape_numel(cc.w_shape()), seed++);
-    auto gv = random_values(px::shape_numel(cc.out_shape()), seed++);
-    for (auto* v : {&xv, &wv, &gv})
-      for (double& e : *v) e = static_cast<double>(static_cast<T>(e));
-    std::vector<double> out_want(gv.size(), 0.0), gx_want(xv.size(), 0.0), gw_want(wv.size(), 0.0);
-    px::test::for_each_conv_term(cc, [&](std::int64_t xi, std::int64_t wi, std::int64_t oi) {
-      out_want[oi] += xv[xi] * wv[wi];
-      gx_want[xi] += gv[oi] * wv[wi];
-      gw_want[wi] += gv[oi] * xv[xi];
-    });
-    const Tensor x = make<T>(xv, cc.x_shape()), w = make<T>(wv, cc.w_shape()), g = make<T>(gv, cc.out_shape());
-    check_close(values_of<T>(px::ops::conv2d(x, w, cc.p)), out_want, tol, "forward");
-    check_close(values_of<T>(px::ops::conv2d_backward_input(g, w, cc.x_shape(), cc.p)), gx_want, tol, "backward-input");
-    check_close(values_of<T>(px::ops::conv2d_backward_weight(g, x, cc.w_shape(), cc.p)), gw_want, tol,
-                "backward-weight");
+    px::test::check_conv_against_direct_sum<T>(cc, seed, tol);
   }
 }
 

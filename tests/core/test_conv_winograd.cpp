@@ -21,11 +21,7 @@ using px::Tensor;
 using px::test::ConvCase;
 using px::test::random_values;
 
-struct ThreadsGuard {
-  int saved = px::get_num_threads();
-  explicit ThreadsGuard(int n) { px::set_num_threads(n); }
-  ~ThreadsGuard() { px::set_num_threads(saved); }
-};
+using px::test::ThreadsGuard;
 
 constexpr px::Conv2dParams kSame = {.pad_h = 1, .pad_w = 1};
 
