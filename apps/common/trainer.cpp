@@ -10,6 +10,7 @@
 #include "common/run_dir.h"
 #include "common/trainer_session.h"
 #include "proxima/core/backend.h"
+#include "proxima/core/cpu_memory.h"
 #include "proxima/nn/models/models.h"
 
 namespace px::apps {
@@ -179,7 +180,12 @@ TrainResult run_training(const TrainConfig& cli_config, const TrainHooks& hooks)
       write_run_outputs(s, "diverged");  // the metrics and checkpoint of the last good epoch stay
       throw;
     }
+    // Training and evaluation use different tensor sizes (batch, partial last batch): hand the
+    // host blocks cached by one phase back before the next, so the caching allocator does not
+    // hold both at once (ResNet-20, 5000 images: peak RSS 706 -> 326 MB).
+    empty_cpu_cache();
     evaluate(s, m);
+    empty_cpu_cache();
     add_regularization_metrics(s, m);
     s.metrics.push_back(m);
     s.epochs_done = epoch + 1;
