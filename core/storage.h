@@ -10,8 +10,8 @@
 namespace px {
 
 // CONVENTION: a Storage owns `nbytes` bytes at `data` on `device` and releases them with
-// `release` (given by the backend that allocated them: plain free on the CPU, a return to
-// the caching allocator on CUDA). Tensors never free memory themselves.
+// `release` (given by the backend that allocated them: a return to that device's caching
+// allocator, on the CPU and on CUDA alike). Tensors never free memory themselves.
 class Storage {
  public:
   Storage(void* data, std::size_t nbytes, Device device, std::function<void(void*)> release)
