@@ -1,8 +1,10 @@
-// Shared helpers of the autograd tests: seeded random float64 inputs and a gradcheck assertion.
+// Shared helpers of the autograd tests: seeded random float64 inputs, a gradcheck assertion and an
+// elementwise tensor comparison.
 #pragma once
 
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -29,6 +31,22 @@ inline Tensor uniform64(const Shape& shape, double lo, double hi, std::uint64_t 
 
 inline std::vector<double> values(const Tensor& t) {
   return ops::to_dtype(ops::contiguous(t), DType::float64).to_vector<double>();
+}
+
+// got and want both undefined, or |got - want| <= tol * (1 + |want|) elementwise; reports the
+// first mismatch.
+inline void check_close(const Tensor& got, const Tensor& want, double tol, const std::string& what) {
+  INFO(what);
+  REQUIRE(got.defined() == want.defined());
+  if (!got.defined()) return;
+  const std::vector<double> g = values(got), w = values(want);
+  REQUIRE(g.size() == w.size());
+  for (std::size_t i = 0; i < g.size(); ++i) {
+    if (std::abs(g[i] - w[i]) > tol * (1.0 + std::abs(w[i]))) {
+      FAIL_CHECK("element " << i << ": got " << g[i] << ", want " << w[i]);
+      return;
+    }
+  }
 }
 
 using Ts = std::vector<Tensor>;

@@ -26,18 +26,6 @@ Tensor composed_batch_norm(const Tensor& x, const Tensor& w, const Tensor& b, co
   return y;
 }
 
-void check_close(const Tensor& got, const Tensor& want, double tol, const std::string& what) {
-  INFO(what);
-  const std::vector<double> g = values(got), w = values(want);
-  REQUIRE(g.size() == w.size());
-  for (std::size_t i = 0; i < g.size(); ++i) {
-    if (std::abs(g[i] - w[i]) > tol * (1.0 + std::abs(w[i]))) {
-      FAIL_CHECK("element " << i << ": got " << g[i] << ", want " << w[i]);
-      return;
-    }
-  }
-}
-
 }  // namespace
 
 TEST_CASE("gradcheck: fused batch_norm, 2-D and 4-D, training and eval, affine or not") {

@@ -12,20 +12,6 @@ using namespace px::test;
 
 namespace {
 
-void check_close(const Tensor& got, const Tensor& want, double tol, const std::string& what) {
-  INFO(what);
-  REQUIRE(got.defined() == want.defined());
-  if (!got.defined()) return;
-  const std::vector<double> g = values(got), w = values(want);
-  REQUIRE(g.size() == w.size());
-  for (std::size_t i = 0; i < g.size(); ++i) {
-    if (std::abs(g[i] - w[i]) > tol * (1.0 + std::abs(w[i]))) {
-      FAIL_CHECK("element " << i << ": got " << g[i] << ", want " << w[i]);
-      return;
-    }
-  }
-}
-
 struct Run {
   Tensor y, gx, gw, gb, rm, rv;
 };
