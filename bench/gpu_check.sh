@@ -1,35 +1,41 @@
 #!/usr/bin/env bash
 # GPU check and benchmark, one call on a GPU machine: builds proxima with PX_CUDA=ON (or takes
-# binaries prebuilt elsewhere), runs the GPU test suite, then the training-step benchmark against
+# binaries prebuilt elsewhere), runs the determinism diagnostic FIRST (bench/gpu_determinism, twice:
+# two processes, whose weight checksums must agree; its whole output goes into the log, so the first
+# call answers that question even if the rest times out), then the GPU test suite, then the
+# training-step benchmark against
 # PyTorch (bench/gpu_vs_torch.py: gpu_bench and torch_gpu_bench.py interleaved, one table) and the
 # optimizer-step benchmark (gpu_optim_bench), and writes ONE dated log with the device line:
 # $OUT/<UTC date>-gpu-check.log when $OUT is set, else bench/results/<UTC date>-gpu-check.log.
 #
 # PREBUILT MODE (how the lead runs it; nothing is compiled on the GPU machine):
 #   1. here:  bench/gpu_check.sh --pack build-g0
-#             (builds test_cuda, gpu_bench, gpu_optim_bench in build-g0 with -j2 and strips them
-#             into build-g0/gpu-bin/, about 25 MB; build-g0 must be configured with -DPX_CUDA=ON)
+#             (builds test_cuda, gpu_bench, gpu_determinism, gpu_optim_bench in build-g0 with -j2
+#             and strips them into build-g0/gpu-bin/, about 30 MB; build-g0 must be configured
+#             with -DPX_CUDA=ON)
 #   2. run(command="bench/gpu_check.sh --prebuilt build-g0/gpu-bin", carry=["build-g0/gpu-bin"],
 #          timeout_s=600)
 #      (the log comes back in $OUT; copy it to bench/results/. Quicker variants:
-#       --tests 'cuda parity*' to run some tests, --no-bench, --no-tests, --rounds 1)
+#       --tests 'cuda parity*' to run some tests, --no-bench, --no-tests, --no-det, --rounds 1)
 # BUILD MODE (a GPU machine with CUDA, CMake, ninja, and header-only deps in .deps/ from
 # bench/pack_deps.sh): bench/gpu_check.sh [build-dir]   (default <repo>/build-gpu). Note: the
 # configure step also needs nlohmann-json, zlib and stb, which pack_deps.sh does not carry yet.
 # Tested here in prebuilt mode only (2026-11-22, H100).
 #
 # Options: --pack BUILD | --prebuilt DIR | --tests PATTERN (doctest -tc filter) | --no-tests |
-#          --no-bench | --rounds N (2) | --steps N (50) | --warmup N (10) | --tf32 0|1 (1)
-# Exit status: 0 when everything that ran passed; the log names the first failure.
+#          --no-det | --no-bench | --rounds N (2) | --steps N (50) | --warmup N (10) | --tf32 0|1 (1)
+# Exit status: 0 when everything that ran passed, else the first failure's (8: the determinism
+# diagnostic found a difference; 5: GPU tests failed; 7: benchmark); the log names it.
 set -uo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-build=$root/build-gpu prebuilt="" pack="" tests="" do_tests=1 do_bench=1 rounds=2 steps=50 warmup=10 tf32=1
+build=$root/build-gpu prebuilt="" pack="" tests="" do_tests=1 do_det=1 do_bench=1 rounds=2 steps=50 warmup=10 tf32=1
 while [ $# -gt 0 ]; do
   case $1 in
     --pack) pack=$2; shift ;;
     --prebuilt) prebuilt=$2; shift ;;
     --tests) tests=$2; shift ;;
     --no-tests) do_tests=0 ;;
+    --no-det) do_det=0 ;;
     --no-bench) do_bench=0 ;;
     --rounds) rounds=$2; shift ;;
     --steps) steps=$2; shift ;;
@@ -46,10 +52,11 @@ done
 if [ -n "$pack" ]; then
   pack=$(realpath -m "$pack")
   cmake -S "$root" -B "$pack" >/dev/null || exit 3
-  cmake --build "$pack" -j2 --target test_cuda gpu_bench || exit 4
+  cmake --build "$pack" -j2 --target test_cuda gpu_bench gpu_determinism || exit 4
   rm -rf "$pack/gpu-bin" && mkdir -p "$pack/gpu-bin"
   strip -o "$pack/gpu-bin/test_cuda" "$pack/tests/test_cuda" &&
-    strip -o "$pack/gpu-bin/gpu_bench" "$pack/bench/gpu_bench" || exit 4
+    strip -o "$pack/gpu-bin/gpu_bench" "$pack/bench/gpu_bench" &&
+    strip -o "$pack/gpu-bin/gpu_determinism" "$pack/bench/gpu_determinism" || exit 4
   if cmake --build "$pack" -j2 --target gpu_optim_bench; then   # optional: the optimizer-step row
     strip -o "$pack/gpu-bin/gpu_optim_bench" "$pack/bench/gpu_optim_bench" || exit 4
   else
@@ -63,6 +70,7 @@ fi
 
 stamp=$(date -u '+%Y-%m-%d-%H%M')
 log=${OUT:-$root/bench/results}/$stamp-gpu-check.log
+det_log=${TMPDIR:-/tmp}/px-gpu-determinism-$$
 mkdir -p "$(dirname "$log")"
 
 # cuDNN: in the toolkit, or in a pip wheel (nvidia-cudnn-*, e.g. PyTorch's) that ships only
@@ -80,12 +88,12 @@ find_cudnn() {
   export LD_LIBRARY_PATH=$dir/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 }
 
-# Sets bin_test, bin_bench, bin_optim: configures and builds, or checks the prebuilt ones.
+# Sets bin_test, bin_bench, bin_optim, bin_det: configures and builds, or checks the prebuilt ones.
 get_binaries() {
   if [ -n "$prebuilt" ]; then
     local dir
     dir=$(realpath -m "$prebuilt")
-    bin_test=$dir/test_cuda bin_bench=$dir/gpu_bench bin_optim=$dir/gpu_optim_bench
+    bin_test=$dir/test_cuda bin_bench=$dir/gpu_bench bin_optim=$dir/gpu_optim_bench bin_det=$dir/gpu_determinism
     echo "== prebuilt binaries from $dir: $(ls "$dir" | tr '\n' ' ')"
     for b in "$bin_test" "$bin_bench"; do
       [ -x "$b" ] || { echo "missing $b (make it with --pack on the build machine)"; return 3; }
@@ -100,11 +108,45 @@ get_binaries() {
   local start=$SECONDS
   cmake -S "$root" -B "$build" -G Ninja -DPX_CUDA=ON -DCMAKE_BUILD_TYPE=Release \
         -DCMAKE_PREFIX_PATH="$root/.deps" -DPX_BUILD_APPS=OFF -DPX_BUILD_BENCH=ON || return 3
-  cmake --build "$build" --target test_cuda gpu_bench -j"$(nproc)" || return 4
+  cmake --build "$build" --target test_cuda gpu_bench gpu_determinism -j"$(nproc)" || return 4
   # gpu_optim_bench needs CLI11's headers, which .deps does not carry: best effort.
   cmake --build "$build" --target gpu_optim_bench -j"$(nproc)" || echo "== gpu_optim_bench did not build: row skipped"
   echo "== configure + build: $((SECONDS - start)) s"
   bin_test=$build/tests/test_cuda bin_bench=$build/bench/gpu_bench bin_optim=$build/bench/gpu_optim_bench
+  bin_det=$build/bench/gpu_determinism
+}
+
+# Issue 7's open question first: which op, data path or algorithm choice makes two --deterministic
+# runs differ. Two processes: per-op and in-process results (sections A-D), the cuDNN algorithm
+# choices (stderr "px conv-algo:" lines) and a weight checksum, which must agree across processes.
+run_determinism() {
+  local start=$SECONDS status first second
+  if [ ! -x "$bin_det" ]; then echo "== determinism: $bin_det missing (repack with --pack): skipped"; return 0; fi
+  echo "== determinism diagnostic: $bin_det (run 1 of 2)"
+  "$bin_det" 2>&1 | tee "$det_log.1"
+  status=${PIPESTATUS[0]}
+  echo "== determinism run 1: exit status $status in $((SECONDS - start)) s"
+  [ $status -eq 77 ] && { echo "== determinism SKIPPED (no CUDA device visible)"; return 0; }
+  echo "== determinism diagnostic, run 2 of 2 (another process; only its summary lines are shown)"
+  "$bin_det" >"$det_log.2" 2>&1
+  grep -E "^(==|[A-Za-z' ]+:|gpu_determinism)" "$det_log.2" | grep -v "conv-algo"
+  first=$(grep '^checksum' "$det_log.1") second=$(grep '^checksum' "$det_log.2")
+  if [ -n "$first" ] && [ "$first" = "$second" ]; then
+    echo "== determinism across processes: checksums agree ($first)"
+  else
+    echo "== determinism across processes: checksums DIFFER ('$first' vs '$second')"
+    status=1
+  fi
+  if diff <(grep conv-algo "$det_log.1" | sed 's/[0-9.e+-]*ms\//ms\//g') \
+          <(grep conv-algo "$det_log.2" | sed 's/[0-9.e+-]*ms\//ms\//g') >/dev/null; then
+    echo "== cuDNN algorithm choices: the same in both processes"
+  else
+    echo "== cuDNN algorithm choices DIFFER between the processes:"
+    diff <(grep conv-algo "$det_log.1") <(grep conv-algo "$det_log.2") | head -20
+  fi
+  echo "== determinism: $((SECONDS - start)) s in all"
+  rm -f "$det_log.1" "$det_log.2"
+  [ $status -eq 0 ] || return 8
 }
 
 run_tests() {
@@ -129,7 +171,8 @@ run() {
   echo "== host: $(nproc) cores, $(uname -sr)"
   get_binaries || return
   local status=0
-  if [ $do_tests -eq 1 ]; then run_tests || status=$?; fi
+  if [ $do_det -eq 1 ]; then run_determinism || status=$?; fi
+  if [ $do_tests -eq 1 ]; then run_tests || { rc=$?; [ $status -eq 0 ] && status=$rc; }; fi
   if [ $do_bench -eq 1 ]; then run_bench || { [ $status -eq 0 ] && status=7; }; fi
   [ $status -eq 0 ] && echo "== GPU check passed"
   return $status

@@ -1,5 +1,4 @@
-// CudaBackend::conv2d and its two backward passes through cuDNN, with a per-shape algorithm search.
-#include <initializer_list>
+// CudaBackend::conv2d and its two backward passes through cuDNN, with a per-shape algorithm cache.
 #include <optional>
 
 #include "proxima/cuda/check.h"
@@ -9,145 +8,7 @@
 
 namespace px::cuda {
 
-namespace {
-
-// Device memory from the caching allocator, returned when it goes out of scope. Returning it
-// right after the calls that use it were enqueued is safe (CachingAllocator's CONVENTION:
-// the next owner's work is ordered after ours on the same stream).
-class Workspace {
- public:
-  Workspace(CachingAllocator& allocator, std::size_t bytes) : allocator_(allocator), bytes_(bytes) {
-    if (bytes_ > 0) ptr_ = allocator_.allocate(bytes_);
-  }
-  ~Workspace() {
-    if (ptr_) allocator_.release(ptr_);
-  }
-  Workspace(const Workspace&) = delete;
-  Workspace& operator=(const Workspace&) = delete;
-  void* get() const { return ptr_; }
-  std::size_t size() const { return bytes_; }
-
- private:
-  CachingAllocator& allocator_;
-  std::size_t bytes_;
-  void* ptr_ = nullptr;
-};
-
-// One cuDNN call: x [N, C, H, W], w [K, C/groups, R, S], y [N, K, P, Q]; which of them is
-// written depends on the direction (see ConvDirection).
-struct ConvCall {
-  DeviceContext& ctx;
-  ConvDirection direction;
-  DType dtype;
-  const ConvDescriptors& desc;
-  void* x;
-  void* w;
-  void* y;
-};
-
-// The largest workspace any algorithm of this call asks for, among those within `bound`.
-std::size_t largest_workspace(const ConvCall& c, std::size_t bound) {
-  const ConvDescriptors& d = c.desc;
-  std::size_t largest = 0;
-  auto consider = [&](cudnnStatus_t status, std::size_t bytes) {
-    if (status == CUDNN_STATUS_SUCCESS && bytes <= bound && bytes > largest) largest = bytes;
-  };
-  std::size_t bytes = 0;
-  switch (c.direction) {
-    case ConvDirection::forward:
-      for (int a = 0; a < CUDNN_CONVOLUTION_FWD_ALGO_COUNT; ++a)
-        consider(cudnnGetConvolutionForwardWorkspaceSize(c.ctx.cudnn, d.x, d.w, d.conv, d.y,
-                                                         static_cast<cudnnConvolutionFwdAlgo_t>(a), &bytes),
-                 bytes);
-      break;
-    case ConvDirection::backward_input:
-      for (int a = 0; a < CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT; ++a)
-        consider(cudnnGetConvolutionBackwardDataWorkspaceSize(
-                     c.ctx.cudnn, d.w, d.y, d.conv, d.x, static_cast<cudnnConvolutionBwdDataAlgo_t>(a), &bytes),
-                 bytes);
-      break;
-    case ConvDirection::backward_weight:
-      for (int a = 0; a < CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT; ++a)
-        consider(cudnnGetConvolutionBackwardFilterWorkspaceSize(
-                     c.ctx.cudnn, d.x, d.y, d.conv, d.w, static_cast<cudnnConvolutionBwdFilterAlgo_t>(a), &bytes),
-                 bytes);
-      break;
-  }
-  return largest;
-}
-
-bool is_tensor_op(cudnnMathType_t math) {
-  return math == CUDNN_TENSOR_OP_MATH || math == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION;
-}
-
-// The fastest usable result of a search (cuDNN sorts them by time), as PyTorch's
-// cudnn.benchmark; with deterministic_algorithms() the fastest deterministic one (results
-// reproducible run to run) when there is one. In strict float32 (TF32 off) tensor-op results
-// are skipped and the algorithm runs with FMA math.
-template <class Perf>
-std::optional<ConvAlgo> pick(const Perf* results, int count, bool strict_fp32) {
-  const std::initializer_list<bool> passes =
-      deterministic_algorithms() ? std::initializer_list<bool>{true, false} : std::initializer_list<bool>{false};
-  for (bool need_deterministic : passes) {
-    for (int i = 0; i < count; ++i) {
-      const Perf& r = results[i];
-      if (r.status != CUDNN_STATUS_SUCCESS) continue;
-      if (need_deterministic && r.determinism != CUDNN_DETERMINISTIC) continue;
-      if (strict_fp32 && is_tensor_op(r.mathType)) continue;
-      return ConvAlgo{static_cast<int>(r.algo), r.memory, strict_fp32 ? CUDNN_FMA_MATH : r.mathType};
-    }
-  }
-  return std::nullopt;
-}
-
-// cuDNN's timed search (cudnnFind*AlgorithmEx) on the call's own buffers: the output is
-// about to be overwritten anyway and the inputs are only read, so no scratch copies are
-// needed. The workspace offered is the largest any algorithm wants within the bound.
-ConvAlgo search(const ConvCall& c, bool strict_fp32) {
-  const ConvDescriptors& d = c.desc;
-  std::size_t bytes = largest_workspace(c, conv_workspace_bound());
-  std::optional<Workspace> ws;
-  try {
-    ws.emplace(*c.ctx.allocator, bytes);
-  } catch (const OutOfMemoryError&) {
-    ws.emplace(*c.ctx.allocator, 0);  // search among the algorithms that need no workspace
-  }
-  int returned = 0;
-  std::optional<ConvAlgo> chosen;
-  switch (c.direction) {
-    case ConvDirection::forward: {
-      cudnnConvolutionFwdAlgoPerf_t results[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
-      PX_CUDNN_CHECK(cudnnFindConvolutionForwardAlgorithmEx(
-          c.ctx.cudnn, d.x, c.x, d.w, c.w, d.conv, d.y, c.y, CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &returned,
-          results, ws->get(), ws->size()));
-      chosen = pick(results, returned, strict_fp32);
-      break;
-    }
-    case ConvDirection::backward_input: {
-      cudnnConvolutionBwdDataAlgoPerf_t results[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
-      PX_CUDNN_CHECK(cudnnFindConvolutionBackwardDataAlgorithmEx(
-          c.ctx.cudnn, d.w, c.w, d.y, c.y, d.conv, d.x, c.x, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT,
-          &returned, results, ws->get(), ws->size()));
-      chosen = pick(results, returned, strict_fp32);
-      break;
-    }
-    case ConvDirection::backward_weight: {
-      cudnnConvolutionBwdFilterAlgoPerf_t results[CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT];
-      PX_CUDNN_CHECK(cudnnFindConvolutionBackwardFilterAlgorithmEx(
-          c.ctx.cudnn, d.x, c.x, d.y, c.y, d.conv, d.w, c.w, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT,
-          &returned, results, ws->get(), ws->size()));
-      chosen = pick(results, returned, strict_fp32);
-      break;
-    }
-  }
-  PX_CHECK(chosen.has_value(), DeviceError, "conv2d on cuda:", c.ctx.index, ": cuDNN found no algorithm for ",
-           "direction ", static_cast<int>(c.direction), " (0 forward, 1 backward_input, 2 backward_weight) ",
-           "among ", returned, " candidates with a workspace of ", ws->size(), " bytes");
-  return *chosen;
-}
-
-// Enqueues the chosen algorithm on the device's stream: out = 1 * conv(...) + 0 * out.
-void execute(const ConvCall& c, const ConvAlgo& algo) {
+void run_conv_algorithm(const ConvCall& c, const ConvAlgo& algo) {
   const ConvDescriptors& d = c.desc;
   PX_CUDNN_CHECK(cudnnSetConvolutionMathType(d.conv, algo.math));
   Workspace ws(*c.ctx.allocator, algo.workspace);
@@ -174,7 +35,9 @@ void execute(const ConvCall& c, const ConvAlgo& algo) {
   }
 }
 
-// The common path of the three methods: descriptors, cached (or searched) algorithm, call.
+namespace {
+
+// The common path of the three methods: descriptors, cached (or newly chosen) algorithm, call.
 void convolve(DeviceContext& ctx, ConvDirection direction, const Tensor& x, const Tensor& w,
               const Tensor& y, const Conv2dParams& p) {
   const Tensor& out = direction == ConvDirection::forward          ? y
@@ -192,11 +55,11 @@ void convolve(DeviceContext& ctx, ConvDirection direction, const Tensor& x, cons
   ConvKey key = make_conv_key(ctx.index, direction, dtype, tf32, deterministic_algorithms(), x.shape(),
                               w.shape(), p);
   std::optional<ConvAlgo> algo = conv_algo_cache().find(key);
-  if (!algo) {
-    algo = search(call, dtype == DType::float32 && !tf32);
+  if (!algo) {  // first call of this key in the process (conv_select.cpp)
+    algo = choose_algorithm(call, key, dtype == DType::float32 && !tf32);
     conv_algo_cache().insert(key, *algo);
   }
-  execute(call, *algo);
+  run_conv_algorithm(call, *algo);
 }
 
 }  // namespace

@@ -12,8 +12,11 @@
 #include <unordered_map>
 
 #include "proxima/core/backend.h"
+#include "proxima/cuda/allocator.h"
 
 namespace px::cuda {
+
+struct DeviceContext;  // cuda_backend.h
 
 // The three cuDNN convolution calls. With x [N, C, H, W], w [K, C/groups, R, S] and
 // y [N, K, P, Q]: forward writes y from (x, w); backward_input writes x from (y, w);
@@ -34,15 +37,15 @@ struct ConvKeyHash {
   std::size_t operator()(const ConvKey& key) const;
 };
 
-// What the benchmark search chose for one key: the algorithm (a value of the direction's
-// cudnnConvolution*Algo_t), the workspace it needs and the math type to run it with.
+// What the selection (choose_algorithm) chose for one key: the algorithm (a value of the
+// direction's cudnnConvolution*Algo_t), the workspace it needs and the math type to run it with.
 struct ConvAlgo {
   int algo = 0;
   std::size_t workspace = 0;
   cudnnMathType_t math = CUDNN_DEFAULT_MATH;
 };
 
-// CONVENTION: an entry is written once, by the first call of its key (after a timed search),
+// CONVENTION: an entry is written once, by the first call of its key (after choose_algorithm),
 // and never changed; later calls read it. Shared by all devices (the key names the device).
 class ConvAlgoCache {
  public:
@@ -80,5 +83,58 @@ cudnnMathType_t search_math_type(DType dtype, bool tf32);
 // Upper bound on the workspace one search may offer: min(set_conv_workspace_limit(),
 // a quarter of the device's free memory).
 std::size_t conv_workspace_bound();
+
+// Device memory from the caching allocator, returned when it goes out of scope. Returning it
+// right after the calls that use it were enqueued is safe (CachingAllocator's CONVENTION:
+// the next owner's work is ordered after ours on the same stream).
+class Workspace {
+ public:
+  Workspace(CachingAllocator& allocator, std::size_t bytes) : allocator_(allocator), bytes_(bytes) {
+    if (bytes_ > 0) ptr_ = allocator_.allocate(bytes_);
+  }
+  ~Workspace() {
+    if (ptr_) allocator_.release(ptr_);
+  }
+  Workspace(const Workspace&) = delete;
+  Workspace& operator=(const Workspace&) = delete;
+  void* get() const { return ptr_; }
+  std::size_t size() const { return bytes_; }
+
+ private:
+  CachingAllocator& allocator_;
+  std::size_t bytes_;
+  void* ptr_ = nullptr;
+};
+
+// One cuDNN call: x [N, C, H, W], w [K, C/groups, R, S], y [N, K, P, Q]; which of them is
+// written depends on the direction (see ConvDirection).
+struct ConvCall {
+  DeviceContext& ctx;
+  ConvDirection direction;
+  DType dtype;
+  const ConvDescriptors& desc;
+  void* x;
+  void* w;
+  void* y;
+};
+
+// The algorithm for a key not yet in the cache (conv_select.cpp). strict_fp32: float32 with
+// TF32 off (no tensor-op math; the algorithm runs with FMA math).
+//  - Default: cuDNN's timed search (cudnnFind*AlgorithmEx) on the call's own buffers, fastest
+//    usable result, like PyTorch's cudnn.benchmark.
+//  - deterministic_algorithms(): cuDNN's heuristic ranking (cudnnGet*Algorithm_v7), first
+//    deterministic result, like PyTorch with cudnn.deterministic and benchmark off. Timings vary
+//    from process to process, so a timed search can pick a different (deterministic, but
+//    differently rounding) algorithm in a resumed or repeated run; the heuristics cannot. The
+//    algorithms cuDNN documents as non-deterministic are excluded whatever the reported flag,
+//    and there is no fallback to a non-deterministic one: DeviceError instead. Only when the
+//    heuristics flag no usable algorithm deterministic, the timed search's deterministic ones.
+// With the environment variable PX_CUDA_CONV_LOG set (non-empty, not "0"), prints the key, every
+// candidate and the choice to stderr (one line; bench/gpu_determinism turns it on).
+ConvAlgo choose_algorithm(const ConvCall& call, const ConvKey& key, bool strict_fp32);
+
+// Enqueues `algo` on the device's stream (conv.cpp): out = 1 * conv(...) + 0 * out, with the
+// workspace from the caching allocator and the descriptor's math type set to algo.math.
+void run_conv_algorithm(const ConvCall& call, const ConvAlgo& algo);
 
 }  // namespace px::cuda

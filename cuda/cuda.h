@@ -20,9 +20,12 @@ void empty_cache(int index = 0);
 // of peak_bytes is the high-water mark since this call.
 void reset_peak_memory_stats(int index = 0);
 
-// cuDNN convolutions pick their algorithm per shape by a timed search on first use (like
-// PyTorch's cudnn.benchmark: the fastest, or the fastest deterministic one when
-// set_deterministic_algorithms(true), default false as PyTorch's cudnn.deterministic) and cache it. The workspace an
+// cuDNN convolutions pick their algorithm per shape on first use and cache it: by a timed search
+// (the fastest, like PyTorch's cudnn.benchmark), or, when set_deterministic_algorithms(true)
+// (default false, as PyTorch's cudnn.deterministic), by cuDNN's heuristics restricted to
+// deterministic algorithms, so that every process picks the same algorithm for a shape (a timed
+// choice can differ between a run and its resumed or repeated run); DeviceError when a shape has
+// no deterministic algorithm. PX_CUDA_CONV_LOG=1 prints each choice to stderr. The workspace an
 // algorithm may use is at most min(this limit, a quarter of the free device memory);
 // default 1 GiB. Changing it affects shapes searched afterwards only.
 void set_conv_workspace_limit(std::size_t bytes);

@@ -82,6 +82,10 @@ DeviceContext& CudaBackend::context(Device device) {
     PX_CUDA_CHECK(cudaStreamCreateWithFlags(&ctx->stream, cudaStreamNonBlocking));
     PX_CUBLAS_CHECK(cublasCreate(&ctx->cublas));
     PX_CUBLAS_CHECK(cublasSetStream(ctx->cublas, ctx->stream));
+    // cuBLAS repeats its results bit for bit on one stream unless routines may sum with atomics
+    // (CUBLAS_ATOMICS_ALLOWED). Not-allowed is the default; stated here because --deterministic
+    // relies on it (one handle bound to one stream: cuBLAS's multi-stream caveat does not apply).
+    PX_CUBLAS_CHECK(cublasSetAtomicsMode(ctx->cublas, CUBLAS_ATOMICS_NOT_ALLOWED));
     PX_CUDNN_CHECK(cudnnCreate(&ctx->cudnn));
     PX_CUDNN_CHECK(cudnnSetStream(ctx->cudnn, ctx->stream));
     ctx->allocator = std::make_unique<CachingAllocator>(device.index);
