@@ -7,6 +7,7 @@
 #include "proxima/core/factory.h"
 #include "proxima/optim/cpu_loop.h"
 #include "proxima/optim/device_loop.h"
+#include "proxima/optim/prox/fast_prox.h"
 #include "proxima/optim/prox/group_device.h"
 #include "proxima/optim/prox/proxsgd_rule.h"
 
@@ -52,6 +53,27 @@ std::vector<StateEntrySpec> ProxSGD::state_spec() const {
   return {{"step", StateKind::count}, {"v", StateKind::per_coordinate}, {"r", StateKind::per_coordinate}};
 }
 
+namespace {
+
+// One fused pass per coordinate: direction, P_r, clip, combine. Templated on the prox functor
+// (fast_prox.h) so that l1, l0 and the unregularised case vectorise; the coefficients are copied
+// into the range body so that they stay in registers (p, v, r could otherwise alias them).
+template <class T, class Prox>
+void fused_proxsgd(std::int64_t n, T* p, const T* g, T* v, T* r, const ProxSGDCoefficients<T>& c, const Prox prox) {
+  cpu::for_each_range(n, [=](std::int64_t begin, std::int64_t end) {
+    const auto cc = c;
+#pragma omp simd
+    for (std::int64_t i = begin; i < end; ++i) {
+      T threshold;
+      const T z = proxsgd_direction(p[i], g[i], v[i], r[i], cc, threshold);  // sets threshold
+      const T x_hat = prox(z, threshold);
+      proxsgd_combine(p[i], proxsgd_clip(x_hat, cc), cc);
+    }
+  });
+}
+
+}  // namespace
+
 void ProxSGD::update(const ParamGroup& group, const Tensor& param, const Tensor& grad, ParamState& state) {
   require_cpu(param);
   if (state.empty()) init_state(state, param);
@@ -77,14 +99,11 @@ void ProxSGD::update(const ParamGroup& group, const Tensor& param, const Tensor&
     T* r = state.at("r").data<T>();
     if (!group_regularizer) {
       // None or separable: one fused pass.
-      const SeparableProx scalar = separable_prox ? *separable_prox : SeparableProx{};
-      const bool apply_prox = separable_prox != nullptr;
-      cpu::for_each_coordinate(n, [&](std::int64_t i) {
-        T threshold;
-        T x_hat = proxsgd_direction(p[i], g[i], v[i], r[i], c, threshold);
-        if (apply_prox) x_hat = scalar.apply(x_hat, threshold);
-        proxsgd_combine(p[i], proxsgd_clip(x_hat, c), c);
-      });
+      if (!separable_prox) fused_proxsgd(n, p, g, v, r, c, fast::Identity{});
+      else if (separable_prox->kind == SeparableKind::l1) fused_proxsgd(n, p, g, v, r, c, fast::L1{});
+      else if (separable_prox->kind == SeparableKind::l0)
+        fused_proxsgd(n, p, g, v, r, c, fast::L0{separable_prox->keep_at_tie});
+      else fused_proxsgd(n, p, g, v, r, c, fast::Generic{*separable_prox});
       if (record)
         for (std::int64_t i = 0; i < n; ++i) threshold_record().add(double(c.lambda / proxsgd_tau(r[i], c)));
       return;
