@@ -196,6 +196,10 @@ struct L12 {
   bool keep_at_tie = false;
   static constexpr bool has_ff = true;
   PX_HD float ff(float z, float t, int& redo) const { return prox_l12_ff(z, t, redo); }
+  // ff in passes (proxgen.cpp): ff_finish(z, t, ff_middle(z, t, ff_start(z, t)), redo) is ff(z, t, redo)
+  PX_HD FfStage ff_start(float z, float t) const { return l12_start_ff(z, t); }
+  PX_HD FfStage ff_middle(float z, float t, FfStage s) const { return l12_mid_ff(z, t, s); }
+  PX_HD float ff_finish(float z, float t, FfStage s, int& redo) const { return l12_finish_ff(z, t, s, redo); }
   template <class T> static constexpr bool checks_range = sizeof(T) > 4;
   template <class T> PX_HD T operator()(T z, T t) const { return fast::prox_l12(z, t, keep_at_tie); }
   template <class T> PX_HD bool in_range(T z, T t) const { return in_fast_range(z, t); }
@@ -206,6 +210,10 @@ struct L23 {
   bool keep_at_tie = false;
   static constexpr bool has_ff = true;
   PX_HD float ff(float z, float t, int& redo) const { return prox_l23_ff(z, t, redo); }
+  // ff in passes (proxgen.cpp): ff_finish(z, t, ff_middle(z, t, ff_start(z, t)), redo) is ff(z, t, redo)
+  PX_HD FfStage ff_start(float z, float t) const { return l23_start_ff(z, t); }
+  PX_HD FfStage ff_middle(float z, float t, FfStage s) const { return l23_newton_ff(z, t, s); }
+  PX_HD float ff_finish(float z, float t, FfStage s, int& redo) const { return l23_finish_ff(z, t, s, redo); }
   template <class T> static constexpr bool checks_range = sizeof(T) > 4;
   template <class T> PX_HD T operator()(T z, T t) const { return fast::prox_l23(z, t, keep_at_tie); }
   template <class T> PX_HD bool in_range(T z, T t) const { return in_fast_range(z, t); }

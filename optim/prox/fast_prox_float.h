@@ -65,12 +65,16 @@ PX_HD float rcbrt_f(float a) {
 struct L12Start {
   float s, r;  // s ~ sqrt(x), r ~ 1 / f'(s)
 };
-// The start from a, rs = 1 / sqrt(a) and c = t / (2 a^(3/2)) (fast_prox_ff.h forms them too).
-PX_HD L12Start l12_start_c(float a, float rs, float c) {
+// w(c) (fast_prox_ff.h uses it too).
+PX_HD float l12_w(float c) {
   constexpr float kW[10] = {0.923376867f,     -0.0873516383f,  -0.0135661775f,   -0.00378517577f, -0.00131672484f,
                             -0.000510904292f, -0.000173776804f, -6.83299496e-05f, -7.18595668e-05f, -3.56515442e-05f};
   constexpr float kScale = float(2.0 / 0.2721655269759087);
-  const float w = horner_f(c * kScale - 1.0f, kW);
+  return horner_f(c * kScale - 1.0f, kW);
+}
+// The start from a, rs = 1 / sqrt(a) and c = t / (2 a^(3/2)).
+PX_HD L12Start l12_start_c(float a, float rs, float c) {
+  const float w = l12_w(c);
   // r = 1 / (a (3 w^2 - 1)) with 3 w^2 - 1 in [1, 2] (3 s^2 - a would overflow for a > 1e38)
   return {(a * rs) * w, (rs * rs) / (3.0f * (w * w) - 1.0f)};
 }

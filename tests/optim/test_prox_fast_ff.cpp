@@ -142,6 +142,21 @@ TEST_CASE("rcbrt2_ff: a^(-2/3) to 7e-6 relative on 1 <= a < 8 and from 1e-37 to 
   CHECK(sweep < 7e-6);
 }
 
+TEST_CASE("rsqrt_ff: a^(-1/2) to 1.7e-7 relative on 1 <= a < 4 and from 1e-37 to 1e37") {
+  double worst = 0.0;
+  for (float a = 1.0f; a < 4.0f; a = std::nextafter(a, 5.0f))  // the seed's error repeats every factor 4
+    worst = std::max(worst, std::abs(double(fast::rsqrt_ff(a)) * std::sqrt(double(a)) - 1.0));
+  MESSAGE("worst relative error on [1, 4): ", worst);
+  CHECK(worst < 1.7e-7);
+  double sweep = 0.0;
+  for (double la = -37.0; la < 37.0; la += 1e-3) {
+    const float a = static_cast<float>(std::pow(10.0, la));
+    sweep = std::max(sweep, std::abs(double(fast::rsqrt_ff(a)) * std::sqrt(double(a)) - 1.0));
+  }
+  CHECK(sweep < 1.7e-7);
+  CHECK(std::isfinite(fast::rsqrt_ff(0.0f)));  // a = 0: finite, so 2c = t rs^3 is inf or NaN (inactive)
+}
+
 TEST_CASE("float-float l1/2 and l2/3 decide zeros and t <= 0 themselves and flag inf, NaN and huge |z|") {
   const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
   for (int l23 = 0; l23 < 2; ++l23) {
@@ -220,4 +235,39 @@ TEST_CASE("proxgen float32 l1/2 and l2/3: one step with blocks of all, none and 
   CHECK(zeros > n / 4);      // blocks 1 (all), 2 (half), 3 (a third) are zeroed ...
   CHECK(zeros < 3 * n / 4);  // ... block 0 is not
   }
+}
+
+TEST_CASE("proxgen float32 l1/2 and l2/3: ragged tensor sizes (partial blocks and vectors in every pass)") {
+  // The fused loop runs l2/3 as three passes over blocks of 256 (fast_prox_ff.h): sizes below,
+  // at and just past a block and a vector width exercise the passes' remainders.
+  for (const std::string spec : {"l12", "l23"})
+    for (const std::int64_t n : {1, 15, 16, 17, 255, 256, 257, 531}) {
+      CAPTURE(spec);
+      CAPTURE(n);
+      const bool l23 = spec == "l23";
+      const float lambda = 3e-4f;
+      const double tau = l23 ? tau_l23(lambda) : tau_l12(lambda);
+      std::mt19937_64 rng(static_cast<std::uint64_t>(n) * 7 + (l23 ? 1 : 0));
+      std::uniform_real_distribution<double> unit(0.0, 1.0);
+      std::vector<float> p0(static_cast<std::size_t>(n));
+      for (float& x : p0) x = static_cast<float>((unit(rng) < 0.5 ? -1.0 : 1.0) * tau * 3.0 * unit(rng));
+      px::Tensor param = px::from_vector(p0, {n});
+      param.set_grad(px::zeros({n}));
+      ProxGen opt({param}, ProxGenOptions{.lr = 1.0, .preconditioner = "none", .momentum = 0.0, .delta = 0.0,
+                                          .regularizer = spec, .lambda = double(lambda)});
+      opt.step();
+      const std::vector<float> got = param.to_vector<float>();
+      const float t = lambda;
+      int differ = 0, zeros = 0;
+      for (std::int64_t i = 0; i < n; ++i) {
+        const float want = l23 ? fast::L23{}(p0[i], t) : fast::L12{}(p0[i], t);
+        CHECK(std::abs(double(got[i]) - double(want)) <= 1.2e-7 * std::abs(double(want)));
+        CHECK((got[i] == 0.0f) == (want == 0.0f));
+        differ += !same_float(got[i], want);
+        zeros += want == 0.0f;
+      }
+      CHECK(differ <= 2);
+      if (n >= 255) CHECK(zeros > 0);      // both sides of the threshold are represented
+      if (n >= 255) CHECK(zeros < n);
+    }
 }
