@@ -58,7 +58,7 @@ void add_flags(CLI::App& app, TrainConfig& c, bool& no_progress) {
                  "for the classic optimizers");
   app.add_option("--lambda", c.lambda,
                  "weight of R in loss + lambda R (never divided by the dataset size). Defaults: l1 1e-4, l0 3e-4, "
-                 "l12 3e-5, l23 5e-5, lq:Q 3e-5, mcp 1e-4, scad 1e-4, group 1e-3, l2 5e-4, bin-* 1e-4 (proxquant: the "
+                 "l12 3e-5, l23 5e-5, lq:Q 3e-5, mcp 5e-3, scad 5e-3, group 1e-3, l2 5e-4, bin-* 1e-4 (proxquant: the "
                  "homotopy rate); proxsgd takes half of these (its threshold has no learning rate); pathprox 1e-4 "
                  "(weight of the path norm; the layers outside its groups get (lambda/2)||W||^2); sr2 takes the table "
                  "(its threshold is lambda / sigma; the official SR2 code uses 1e-3 for l1)")

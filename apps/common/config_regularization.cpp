@@ -96,7 +96,10 @@ bool is_proximal_method(const std::string& optimizer) {
 
 double default_lambda(const std::string& reg, const std::string& optimizer) {
   double lambda = 0;
-  if (reg == "l1" || reg == "mcp" || reg == "scad" || is_binary_regularizer(reg)) lambda = 1e-4;
+  if (reg == "l1" || is_binary_regularizer(reg)) lambda = 1e-4;
+  // MCP and SCAD penalise only |x| below gamma lambda (a lambda): 1e-4 left 3-5% zeros on the MLP;
+  // 5e-3 gives 75% (MCP) and 82% (SCAD) at dense accuracy (docs/proximal.md).
+  else if (reg == "mcp" || reg == "scad") lambda = 5e-3;
   else if (reg == "l0") lambda = 3e-4;
   else if (reg == "l12" || reg.rfind("lq:", 0) == 0) lambda = 3e-5;
   else if (reg == "l23") lambda = 5e-5;
