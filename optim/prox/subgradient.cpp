@@ -58,9 +58,10 @@ Tensor SubgradientOptimizer::augmented_gradient(std::size_t gi, const Tensor& pa
 namespace {
 
 // out[j] = g[j] + lambda dr(p[j]) for one block (the separable term of the subgradient baselines).
-// l1, l2, l12 and l23 take branch-free loops that vectorise (a branch on the sign of random weights costs a
-// misprediction per coordinate); the other kinds call smoothed_subgradient per coordinate. Each
-// form computes lambda dr in double and rounds once, as smoothed_subgradient's callers always have.
+// l1, l2, l12 and l23 take branch-free loops that vectorise (a branch on the sign of random
+// weights costs a misprediction per coordinate); the other kinds call smoothed_subgradient per
+// coordinate. Each form computes lambda dr in double and rounds once, as smoothed_subgradient's
+// callers always have.
 template <class T>
 void augment_block(const SeparableProx* sep, double lam, double s, const T* p, const T* g, T* out, std::int64_t len) {
   if (!sep) {
@@ -82,26 +83,25 @@ void augment_block(const SeparableProx* sep, double lam, double s, const T* p, c
       out[j] = g[j] + T(lam * (x == 0.0 ? 0.0 : d));
     }
   } else if (sep->kind == SeparableKind::l23) {
-    // q = 2/3: (2/3) y^(-1/3) sgn(x), y = |x| + s, by four Newton steps on r = y^(-1/3) from a
-    // 3.5% seed (3.5% -> 2.5e-3 -> 1.2e-5 -> 3e-10 -> below double rounding; measured: within
-    // 1e-15 of the pow form) instead of pow, for y in [1e-100, 1e100], which holds every float;
-    // lanes outside it (tiny or huge doubles, inf, NaN) are redone with the pow form.
-    int outside = 0;
-#pragma omp simd reduction(| : outside)
+    // q = 2/3: (2/3) y^(-1/3) sgn(x), y = |x| + s, by four Newton steps (fast::inv_cbrt_newton;
+    // measured: within 1e-15 of the pow form) instead of pow, for y in [1e-100, 1e100], which
+    // holds every float; lanes outside it (tiny or huge doubles, inf, NaN) are redone with pow.
+    const auto outside = [s](double x) {
+      const double y = std::fabs(x) + s;
+      return x != 0.0 && !(y >= 1e-100 && y <= 1e100);
+    };
+    int any_outside = 0;
+#pragma omp simd reduction(| : any_outside)
     for (std::int64_t j = 0; j < len; ++j) {
       const double x = double(p[j]);
-      const double y = std::fabs(x) + s, y3 = y / 3.0;
-      const bool in = y >= 1e-100 && y <= 1e100;
-      double r = fast::inv_cbrt_rough(in ? y : 1.0);
-#pragma GCC unroll 4
-      for (int it = 0; it < 4; ++it) r = r * (4.0 / 3.0 - y3 * (r * r * r));
+      const bool out_j = outside(x);
+      const double r = fast::inv_cbrt_newton<4>(out_j ? 1.0 : std::fabs(x) + s);
       out[j] = g[j] + T(lam * (x == 0.0 ? 0.0 : std::copysign(2.0 / 3.0 * r, x)));
-      outside |= (x != 0.0 && !in) ? 1 : 0;
+      any_outside |= out_j ? 1 : 0;
     }
-    if (outside)
+    if (any_outside)
       for (std::int64_t j = 0; j < len; ++j)
-        if (const double x = double(p[j]), y = std::fabs(x) + s; x != 0.0 && !(y >= 1e-100 && y <= 1e100))
-          out[j] = g[j] + T(lam * smoothed_subgradient(*sep, x, s));
+        if (outside(double(p[j]))) out[j] = g[j] + T(lam * smoothed_subgradient(*sep, double(p[j]), s));
   } else {
     for (std::int64_t j = 0; j < len; ++j) out[j] = g[j] + T(lam * smoothed_subgradient(*sep, double(p[j]), s));
   }

@@ -39,6 +39,35 @@ float loop_l23(float z, float t, bool keep_at_tie, int& redo) { return loop_prox
 
 bool same_float(float a, float b) { return (std::isnan(a) && std::isnan(b)) || (a == b && std::signbit(a) == std::signbit(b)); }
 
+// One ProxGen step on p0 with preconditioner none, no momentum, delta 0, lr 1 and zero gradients:
+// z = p and t = lambda (in float), so the step is P(p; t) coordinate by coordinate, through the
+// fused float loop. Every coordinate is checked against the double form (fast::L12 / L23: what the
+// loop computed before the float-float form) to 1.2e-7 relative, with the same zeros; returns how
+// many differ bitwise and how many are zero.
+struct StepVsDouble {
+  int differ = 0, zeros = 0;
+};
+StepVsDouble prox_step_vs_double_form(const std::string& spec, const std::vector<float>& p0, float lambda) {
+  const std::int64_t n = static_cast<std::int64_t>(p0.size());
+  px::Tensor param = px::from_vector(p0, {n});
+  param.set_grad(px::zeros({n}));
+  ProxGen opt({param}, ProxGenOptions{.lr = 1.0, .preconditioner = "none", .momentum = 0.0, .delta = 0.0,
+                                      .regularizer = spec, .lambda = double(lambda)});
+  opt.step();
+  const std::vector<float> got = param.to_vector<float>();
+  StepVsDouble r;
+  for (std::int64_t i = 0; i < n; ++i) {
+    CAPTURE(i);
+    CAPTURE(p0[i]);
+    const float want = spec == "l23" ? fast::L23{}(p0[i], lambda) : fast::L12{}(p0[i], lambda);
+    CHECK(std::abs(double(got[i]) - double(want)) <= 1.2e-7 * std::abs(double(want)));
+    CHECK((got[i] == 0.0f) == (want == 0.0f));
+    r.differ += !same_float(got[i], want);
+    r.zeros += got[i] == 0.0f;
+  }
+  return r;
+}
+
 }  // namespace
 
 TEST_CASE("float-float l1/2 and l2/3 give the closed form's float on random and near-threshold inputs") {
@@ -193,8 +222,6 @@ TEST_CASE("proxgen float32 l1/2 and l2/3: one step with blocks of all, none and 
   for (const std::string spec : {"l12", "l23"}) {
   CAPTURE(spec);
   const bool l23 = spec == "l23";
-  // preconditioner none, no momentum, delta 0, lr 1, zero gradients: z = p and t = lambda (in
-  // float), so one step is P(p; t) coordinate by coordinate, through the fused float loop.
   const float lambda = 1e-4f;
   const double tau = l23 ? tau_l23(lambda) : tau_l12(lambda);  // ~3.2e-3, ~1.8e-3
   std::mt19937_64 rng(5);
@@ -213,23 +240,7 @@ TEST_CASE("proxgen float32 l1/2 and l2/3: one step with blocks of all, none and 
   }
   p0[3 * 256 + 5] = 0.0f;
   p0[3 * 256 + 6] = -0.0f;
-  px::Tensor param = px::from_vector(p0, {n});
-  param.set_grad(px::zeros({n}));
-  ProxGen opt({param}, ProxGenOptions{.lr = 1.0, .preconditioner = "none", .momentum = 0.0, .delta = 0.0,
-                                      .regularizer = spec, .lambda = double(lambda)});
-  opt.step();
-  const std::vector<float> got = param.to_vector<float>();
-  const float t = static_cast<float>(1.0 * double(lambda));
-  int differ = 0, zeros = 0;
-  for (std::int64_t i = 0; i < n; ++i) {
-    CAPTURE(i);
-    CAPTURE(p0[i]);
-    const float want = l23 ? fast::L23{}(p0[i], t) : fast::L12{}(p0[i], t);  // the double form: what the loop computed before
-    CHECK(std::abs(double(got[i]) - double(want)) <= 1.2e-7 * std::abs(double(want)));
-    CHECK((got[i] == 0.0f) == (want == 0.0f));
-    differ += !same_float(got[i], want);
-    zeros += got[i] == 0.0f;
-  }
+  const auto [differ, zeros] = prox_step_vs_double_form(spec, p0, lambda);
   MESSAGE("differ from the double form: ", differ, " of ", n, "; zeros ", zeros);
   CHECK(differ <= 10);
   CHECK(zeros > n / 4);      // blocks 1 (all), 2 (half), 3 (a third) are zeroed ...
@@ -251,21 +262,7 @@ TEST_CASE("proxgen float32 l1/2 and l2/3: ragged tensor sizes (partial blocks an
       std::uniform_real_distribution<double> unit(0.0, 1.0);
       std::vector<float> p0(static_cast<std::size_t>(n));
       for (float& x : p0) x = static_cast<float>((unit(rng) < 0.5 ? -1.0 : 1.0) * tau * 3.0 * unit(rng));
-      px::Tensor param = px::from_vector(p0, {n});
-      param.set_grad(px::zeros({n}));
-      ProxGen opt({param}, ProxGenOptions{.lr = 1.0, .preconditioner = "none", .momentum = 0.0, .delta = 0.0,
-                                          .regularizer = spec, .lambda = double(lambda)});
-      opt.step();
-      const std::vector<float> got = param.to_vector<float>();
-      const float t = lambda;
-      int differ = 0, zeros = 0;
-      for (std::int64_t i = 0; i < n; ++i) {
-        const float want = l23 ? fast::L23{}(p0[i], t) : fast::L12{}(p0[i], t);
-        CHECK(std::abs(double(got[i]) - double(want)) <= 1.2e-7 * std::abs(double(want)));
-        CHECK((got[i] == 0.0f) == (want == 0.0f));
-        differ += !same_float(got[i], want);
-        zeros += want == 0.0f;
-      }
+      const auto [differ, zeros] = prox_step_vs_double_form(spec, p0, lambda);
       CHECK(differ <= 2);
       if (n >= 255) CHECK(zeros > 0);      // both sides of the threshold are represented
       if (n >= 255) CHECK(zeros < n);
