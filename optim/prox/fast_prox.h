@@ -197,9 +197,10 @@ struct L0 {
   }
 };
 
-// has_ff: float tensors on the CPU take ff(z, t, redo) (fast_prox_ff.h) and operator() for the
-// lanes it flags (proxgen.cpp's flagged loop) where the build has a hardware fma
-// (kFloatFfAvailable, checked by proxgen.cpp); other functors have no has_ff.
+// has_ff: float tensors on the CPU take ff(z, t, redo) (fast_prox_ff.h), run by proxgen.cpp's
+// flagged loop as its three passes ff_start, ff_middle, ff_finish, and operator() for the lanes it
+// flags, where the build has a hardware fma (kFloatFfAvailable, checked by proxgen.cpp); other
+// functors have no has_ff.
 struct L12 {
   bool keep_at_tie = false;
   static constexpr bool has_ff = true;

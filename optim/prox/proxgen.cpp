@@ -90,11 +90,11 @@ template <PreconditionerKind K, bool Metric, class T, class Prox>
   }
 }
 
-// Float tensors with a float-float form (Prox::has_ff, fast_prox_ff.h): blocks as above, the
-// prox pass takes prox.ff and the lanes it flags (near the threshold, out of its range; their
-// flags kept per lane, so a flagged block costs its flagged lanes only) are recomputed with
-// operator() (the float start + double Newton form). A prox with ff_start / ff_middle / ff_finish
-// (l1/2, l2/3) runs ff as those three passes over the block (fast_prox_ff.h says why).
+// Float tensors with a float-float form (Prox::has_ff: l1/2, l2/3; fast_prox_ff.h): blocks as
+// above, the prox as the three passes ff_start, ff_middle, ff_finish over the block (together
+// prox.ff; fast_prox_ff.h says why in passes), and the lanes ff_finish flags (near the threshold,
+// out of its range; their flags kept per lane, so a flagged block costs its flagged lanes only)
+// recomputed with operator() (the float start + double Newton form).
 template <class Prox>
 constexpr bool uses_ff() {
   if constexpr (requires { Prox::has_ff; }) return fast::kFloatFfAvailable && Prox::has_ff;
@@ -108,35 +108,25 @@ template <PreconditionerKind K, bool Metric, class Prox>
   for (std::int64_t b = begin; b < end; b += kBlock) {
     const std::int64_t len = std::min(kBlock, end - b);
     gradient_block<K, Metric>(b, len, p, g, m, v, c, zb, tb);
+#pragma omp simd
+    for (std::int64_t j = 0; j < len; ++j) {
+      const fast::FfStage s = prox.ff_start(zb[j], tb[j]);
+      ub[j] = s.u;
+      vb[j] = s.v;
+    }
+#pragma omp simd
+    for (std::int64_t j = 0; j < len; ++j) {
+      const fast::FfStage s = prox.ff_middle(zb[j], tb[j], fast::FfStage{ub[j], vb[j]});
+      ub[j] = s.u;
+      vb[j] = s.v;
+    }
     int redo = 0;
-    if constexpr (requires { prox.ff_start(0.0f, 0.0f); }) {
-#pragma omp simd
-      for (std::int64_t j = 0; j < len; ++j) {
-        const fast::FfStage s = prox.ff_start(zb[j], tb[j]);
-        ub[j] = s.u;
-        vb[j] = s.v;
-      }
-#pragma omp simd
-      for (std::int64_t j = 0; j < len; ++j) {
-        const fast::FfStage s = prox.ff_middle(zb[j], tb[j], fast::FfStage{ub[j], vb[j]});
-        ub[j] = s.u;
-        vb[j] = s.v;
-      }
 #pragma omp simd reduction(| : redo)
-      for (std::int64_t j = 0; j < len; ++j) {
-        int rj = 0;
-        p[b + j] = prox.ff_finish(zb[j], tb[j], fast::FfStage{ub[j], vb[j]}, rj);
-        rb[j] = rj;
-        redo |= rj;
-      }
-    } else {
-#pragma omp simd reduction(| : redo)
-      for (std::int64_t j = 0; j < len; ++j) {
-        int rj = 0;
-        p[b + j] = prox.ff(zb[j], tb[j], rj);
-        rb[j] = rj;
-        redo |= rj;
-      }
+    for (std::int64_t j = 0; j < len; ++j) {
+      int rj = 0;
+      p[b + j] = prox.ff_finish(zb[j], tb[j], fast::FfStage{ub[j], vb[j]}, rj);
+      rb[j] = rj;
+      redo |= rj;
     }
     if (!redo) continue;
     for (std::int64_t j = 0; j < len; ++j)
