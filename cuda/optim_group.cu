@@ -7,6 +7,7 @@
 #include "proxima/cuda/block_reduce.cuh"
 #include "proxima/cuda/multi_tensor.cuh"
 #include "proxima/optim/prox/group_device.h"
+#include "proxima/optim/prox/group_root.h"
 
 namespace px::optim::device {
 namespace {
@@ -22,6 +23,9 @@ unsigned group_grid(std::int64_t groups) { return static_cast<unsigned>(groups <
 struct Max {
   __device__ double operator()(double a, double b) const { return a > b ? a : b; }
 };
+struct Min {
+  __device__ double operator()(double a, double b) const { return a < b ? a : b; }
+};
 struct Plus {
   __device__ double operator()(double a, double b) const { return a + b; }
 };
@@ -34,7 +38,7 @@ struct GroupIndex {
 
 GroupIndex index_of(const prox::GroupLayout& l) { return {l.groups, l.inner, l.outer * l.inner}; }
 
-// block_norm (group_prox.cpp) of value(k), k < n, over the block: max |v|, then scale * sqrt(sum (v / scale)^2).
+// block_norm (group_prox.cpp) of value(k), k < n, over the block: max |v|, then scale * sqrt(sum (v * (1 / scale))^2).
 // Every thread returns the same value. Contains __syncthreads: call from all threads.
 template <class F>
 __device__ double block_norm(std::int64_t n, F value, double* scratch) {
@@ -43,8 +47,9 @@ __device__ double block_norm(std::int64_t n, F value, double* scratch) {
   scale = block_allreduce(scale, Max{}, scratch);
   if (scale == 0 || isinf(scale)) return scale;
   double sum = 0;
+  const double inv = 1.0 / scale;
   for (std::int64_t k = threadIdx.x; k < n; k += blockDim.x) {
-    const double q = value(k) / scale;
+    const double q = value(k) * inv;
     sum += q * q;
   }
   return scale * sqrt(block_allreduce(sum, Plus{}, scratch));
@@ -73,23 +78,45 @@ __global__ void __launch_bounds__(kBlock) group_prox_kernel(T* x, const T* t, do
       for (std::int64_t k = threadIdx.x; k < n; k += blockDim.x) x[gi.at(g, k)] = T(keep * z(k));
       continue;
     }
-    // ||(v_i / (r + t_i))_i|| - 1, decreasing in r.
-    auto residual = [&](double r) {
-      return block_norm(n, [&](std::int64_t k) { const double v = z(k); return v == 0 ? 0.0 : v / (r + tz(k)); },
-                        scratch) - 1.0;
-    };
-    if (residual(0.0) <= 0) {
+    // the metric prox: group_prox.cpp's metric_block_prox, with the Newton steps of group_root.h
+    const double inv = 1.0 / norm;
+    double zero_test = 0, tau_min = INFINITY, tau_max = 0, tau_mean = 0;
+    for (std::int64_t k = threadIdx.x; k < n; k += blockDim.x) {
+      const double v = z(k);
+      if (v == 0) continue;
+      const double u = v * inv, tau = tz(k) * inv;
+      zero_test += (u / tau) * (u / tau);
+      tau_min = fmin(tau_min, tau);
+      tau_max = fmax(tau_max, tau);
+      tau_mean += u * u * tau;
+    }
+    zero_test = block_allreduce(zero_test, Plus{}, scratch);
+    tau_min = block_allreduce(tau_min, Min{}, scratch);
+    tau_max = block_allreduce(tau_max, Max{}, scratch);
+    tau_mean = block_allreduce(tau_mean, Plus{}, scratch);
+    if (zero_test <= 1) {  // ||(z_i / t_i)|| <= 1
+      __syncthreads();
       for (std::int64_t k = threadIdx.x; k < n; k += blockDim.x) x[gi.at(g, k)] = T(0.0);
       continue;
     }
-    double lo = 0, hi = norm;  // the same values in every thread: the loop is uniform over the block
-    for (int it = 0; it < 200 && hi - lo > 1e-16 * hi; ++it) {
-      const double mid = 0.5 * (lo + hi);
-      (residual(mid) > 0 ? lo : hi) = mid;
+    prox::MetricRoot root = prox::metric_root_start(tau_min, tau_max, tau_mean);
+    while (!root.done) {  // the same sums in every thread: the loop is uniform over the block
+      double S = 0, D = 0;
+      for (std::int64_t k = threadIdx.x; k < n; k += blockDim.x) {
+        const double v = z(k);
+        if (v == 0) continue;
+        const double w = 1.0 / (root.rho + tz(k) * inv), a = v * inv * w;
+        S += a * a;
+        D += a * a * w;
+      }
+      S = block_allreduce(S, Plus{}, scratch);
+      D = block_allreduce(D, Plus{}, scratch);
+      prox::metric_root_step(root, S, D);
     }
-    const double r = 0.5 * (lo + hi);
-    __syncthreads();  // every thread has read z for the residuals before any writes
-    for (std::int64_t k = threadIdx.x; k < n; k += blockDim.x) x[gi.at(g, k)] = T(z(k) * r / (r + tz(k)));
+    const double rho = root.rho;
+    __syncthreads();  // every thread has read z for the sums before any writes
+    for (std::int64_t k = threadIdx.x; k < n; k += blockDim.x)
+      x[gi.at(g, k)] = T(rho > 0 ? z(k) * rho / (rho + tz(k) * inv) : 0.0);
   }
 }
 

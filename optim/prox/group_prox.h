@@ -7,8 +7,8 @@
 // Per-coordinate thresholds t_i (ProxGen's t_i = alpha lambda / d_i, a diagonal metric) have no
 // closed form; the exact metric prox  argmin_x ||x|| + sum_i (x_i - v_i)^2 / (2 t_i)  is
 //     x = 0 iff ||(v_i / t_i)_i|| <= 1,  else  x_i = v_i r / (r + t_i)
-// with r = ||x|| > 0 the unique root of ||(v_i / (r + t_i))_i|| = 1 (decreasing in r; bisection
-// on (0, ||v||]). It reduces to the formula above when every t_i = t.
+// with r = ||x|| > 0 the unique root of ||(v_i / (r + t_i))_i|| = 1 (decreasing in r; safeguarded
+// Newton steps, group_root.h: 2-6 sums over the block). It reduces to the formula above when every t_i = t.
 // Norms are computed with scaling (no overflow or underflow); a block containing +-inf is kept.
 #pragma once
 
