@@ -160,6 +160,29 @@ void fused_loop(std::int64_t n, T* p, const T* g, T* m, T* v, const ProxGenCoeff
   }
 }
 
+// The gradient half alone over a whole tensor, vectorised like the fused loops: p <- z, t <- the
+// thresholds (the group lasso's metric prox then needs every t_i of a group at once).
+template <PreconditionerKind K, class T>
+void gradient_loop_k(std::int64_t n, T* p, const T* g, T* m, T* v, const ProxGenCoefficients<T>& c, T* t) {
+  cpu::for_each_range(n, [=](std::int64_t begin, std::int64_t end) {
+    for (std::int64_t b = begin; b < end; b += kBlock) {
+      const std::int64_t len = std::min(kBlock, end - b);
+      if (c.metric_prox) gradient_block<K, true>(b, len, p, g, m, v, c, p + b, t + b);  // z in place
+      else gradient_block<K, false>(b, len, p, g, m, v, c, p + b, t + b);
+    }
+  });
+}
+
+template <class T>
+void gradient_loop(std::int64_t n, T* p, const T* g, T* m, T* v, const ProxGenCoefficients<T>& c, T* t) {
+  switch (c.kind) {
+    case PreconditionerKind::none: return gradient_loop_k<PreconditionerKind::none>(n, p, g, m, v, c, t);
+    case PreconditionerKind::adam: return gradient_loop_k<PreconditionerKind::adam>(n, p, g, m, v, c, t);
+    case PreconditionerKind::adagrad: return gradient_loop_k<PreconditionerKind::adagrad>(n, p, g, m, v, c, t);
+    case PreconditionerKind::rmsprop: return gradient_loop_k<PreconditionerKind::rmsprop>(n, p, g, m, v, c, t);
+  }
+}
+
 // The binary family: a direct functor for q in {1, 0, 1/2, 2/3} with BinaryZero plus_one or
 // keep_zero; SeparableProx::apply otherwise.
 template <class T>
@@ -243,11 +266,7 @@ void ProxGen::update(const ParamGroup& group, const Tensor& param, const Tensor&
       fused_separable(n, p, g, m, v, c, *sep);
     } else {  // group lasso: the exact metric prox needs every t_i of a group at once
       Tensor thresholds = empty_like(param);
-      T* t = thresholds.data<T>();
-      cpu::for_each_coordinate(n, [&](std::int64_t i) {
-        T unused = 0;
-        t[i] = proxgen_gradient_step(p[i], g[i], m[i], v ? v[i] : unused, c);
-      });
+      gradient_loop(n, p, g, m, v, c, thresholds.data<T>());
       regularizer(gi)->prox_(param, thresholds);
     }
     if (options_.clip && regularizer(gi)) {
