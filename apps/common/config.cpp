@@ -78,7 +78,9 @@ void add_flags(CLI::App& app, TrainConfig& c, bool& no_progress) {
                  "directory (e.g. a full-precision run for proxquant)");
   app.add_option("--mcp-gamma", c.mcp_gamma, "MCP's gamma (> 0)");
   app.add_option("--scad-a", c.scad_a, "SCAD's a (> 2)");
-  app.add_option("--group-by", c.group_by, "group lasso groups: rows, columns, filters, channels or whole")
+  app.add_option("--group-by", c.group_by,
+                 "group lasso groups: filters or rows (dim 0: conv filters, linear output units; prunes units), "
+                 "channels or columns (dim 1: input channels, input features), or whole (each tensor one group)")
       ->check(CLI::IsMember({"rows", "columns", "filters", "channels", "whole"}));
   // SR2 (docs/sr2.md)
   app.add_option("--sigma0", c.sigma0,
@@ -258,7 +260,7 @@ TrainConfig config_from_json(const nlohmann::json& j) {
   c.warm_start = j.value("warm_start", std::string());
   c.mcp_gamma = j.value("mcp_gamma", 3.0);
   c.scad_a = j.value("scad_a", 3.7);
-  c.group_by = j.value("group_by", std::string("channels"));
+  c.group_by = j.value("group_by", std::string("filters"));
   // SR2's settings (absent from older run.json files).
   const TrainConfig d;
   c.sigma0 = j.value("sigma0", d.sigma0);

@@ -39,7 +39,7 @@ struct TrainConfig {
   std::string warm_start;            // model weights to start from (.safetensors, checkpoint or run dir)
   double mcp_gamma = 3.0;            // MCP's gamma (Zhang 2010)
   double scad_a = 3.7;               // SCAD's a (Fan & Li 2001)
-  std::string group_by = "channels"; // group lasso: rows | columns | filters | channels | whole
+  std::string group_by = "filters";  // group lasso: rows | columns | filters | channels | whole (filters = rows: dim 0)
   // SR2 (--optimizer sr2; docs/sr2.md). Its momentum beta is --momentum; it has no lr.
   double sigma0 = 0;                 // > 0: the initial sigma; 0: |top Hessian eigenvalue| of the first minibatch
   std::string sr2_precond = "none";  // none | adam | andrei: D = sigma + that diagonal
