@@ -176,7 +176,7 @@ double parse_lq(const std::string& spec) {
 }
 
 std::unique_ptr<Regularizer> build(const std::string& spec, ParamReader& p) {
-  if (spec == "group") return std::make_unique<GroupLassoRegularizer>(parse_grouping(p.text("grouping", "channels")));
+  if (spec == "group") return std::make_unique<GroupLassoRegularizer>(parse_grouping(p.text("grouping", "filters")));
   SeparableProx s;
   s.keep_at_tie = p.flag("keep_at_tie", false);
   auto make = [&](SeparableKind kind, double q) {

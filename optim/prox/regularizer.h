@@ -16,7 +16,7 @@
 //   "scad"  r = SCAD_{lambda,a} / lambda                    keys: lambda (required, > 0), a (default
 //           3.7, Fan & Li 2001, must be > 2), keep_at_tie
 //   "group" sum of block l2 norms                           keys: grouping (whole|rows|columns|
-//           filters|channels, default channels as PathProx)
+//           filters|channels, default filters: dim 0, units pruned whole)
 //   "bin-l1" "bin-l12" "bin-l23" "bin-l0"  min(|x-1|,|x+1|)^q, q = 1, 1/2, 2/3, 0
 //           keys: binary_zero (plus_one default | keep_zero, ProxQuant-code compatible | literal),
 //           keep_at_tie
