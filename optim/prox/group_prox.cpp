@@ -46,54 +46,90 @@ GroupLayout group_layout(const Shape& shape, Grouping grouping) {
   return layout;
 }
 
+namespace {
+
+// Sums of f's terms over [0, n) (f(i, a, b) adds coordinate i's terms to a and b) in 8 partial sums
+// per total, lane i mod 8, added pairwise at the end: a fixed order, so the same result on every
+// machine and thread count, and the lanes vectorise. (Max and min reductions are exact in any
+// order; they use `omp simd reduction` directly.)
+constexpr int kLanes = 8;
+
+template <class F>
+void fixed_order_sums(std::int64_t n, F f, double& total_a, double& total_b) {
+  double a[kLanes] = {}, b[kLanes] = {};
+  std::int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) {
+#pragma omp simd
+    for (int k = 0; k < kLanes; ++k) f(i + k, a[k], b[k]);
+  }
+  for (int k = 0; i < n; ++i, ++k) f(i, a[k], b[k]);
+  auto total = [](const double* x) { return ((x[0] + x[1]) + (x[2] + x[3])) + ((x[4] + x[5]) + (x[6] + x[7])); };
+  total_a = total(a);
+  total_b = total(b);
+}
+
+double max_abs(const double* v, std::int64_t n) {
+  double m = 0;
+#pragma omp simd reduction(max : m)
+  for (std::int64_t i = 0; i < n; ++i) m = std::max(m, std::fabs(v[i]));
+  return m;
+}
+
+}  // namespace
+
 double block_norm(const double* v, std::int64_t n) {
-  double scale = 0;
-  for (std::int64_t i = 0; i < n; ++i) scale = std::max(scale, std::fabs(v[i]));
+  const double scale = max_abs(v, n);
   if (scale == 0 || std::isinf(scale)) return scale;
   const double inv = 1.0 / scale;
-  double acc[4] = {0, 0, 0, 0};  // four partial sums in a fixed order (vectorises, same result on every machine)
-  std::int64_t i = 0;
-  for (; i + 4 <= n; i += 4)
-    for (int k = 0; k < 4; ++k) acc[k] += (v[i + k] * inv) * (v[i + k] * inv);
-  for (; i < n; ++i) acc[0] += (v[i] * inv) * (v[i] * inv);
-  return scale * std::sqrt((acc[0] + acc[1]) + (acc[2] + acc[3]));
+  double sum = 0, unused = 0;
+  fixed_order_sums(n, [=](std::int64_t i, double& a, double&) { a += (v[i] * inv) * (v[i] * inv); }, sum, unused);
+  return scale * std::sqrt(sum);
 }
 
 namespace {
 
 // The exact metric prox of a block with norm s (0 < s < inf) and thresholds t (not all equal):
-// the Newton iteration of group_root.h on rho = ||x|| / s.
+// the Newton iteration of group_root.h on rho = ||x|| / s. Zero entries of z take no part.
 void metric_block_prox(double* z, const double* t, std::int64_t n, double s) {
   const double inv = 1.0 / s;
-  double zero_test = 0, tau_min = INFINITY, tau_max = 0, tau_mean = 0;
+  double t_min = INFINITY, t_max = 0;
+#pragma omp simd reduction(min : t_min) reduction(max : t_max)
   for (std::int64_t i = 0; i < n; ++i) {
-    if (z[i] == 0) continue;
-    const double u = z[i] * inv, tau = t[i] * inv;
-    zero_test += (u / tau) * (u / tau);
-    tau_min = std::min(tau_min, tau);
-    tau_max = std::max(tau_max, tau);
-    tau_mean += u * u * tau;
+    t_min = std::min(t_min, z[i] == 0 ? INFINITY : t[i]);
+    t_max = std::max(t_max, z[i] == 0 ? 0.0 : t[i]);
   }
+  double zero_test = 0, tau_mean = 0;  // ||(u_i / tau_i)||^2 and sum u_i^2 tau_i (u = z / s, tau = t / s)
+  fixed_order_sums(n, [=](std::int64_t i, double& a, double& b) {
+    const double u = z[i] * inv, tau = t[i] * inv, q = z[i] == 0 ? 0.0 : u / tau;
+    a += q * q;
+    b += u * u * tau;
+  }, zero_test, tau_mean);
   if (zero_test <= 1) {  // ||(z_i / t_i)|| <= 1
     std::fill(z, z + n, 0.0);
     return;
   }
-  MetricRoot root = metric_root_start(tau_min, tau_max, tau_mean);
+  // (min and max commute with the multiplication by inv > 0: rounding is monotone)
+  MetricRoot root = metric_root_start(t_min * inv, t_max * inv, tau_mean);
   while (!root.done) {
-    double S[4] = {0, 0, 0, 0}, D[4] = {0, 0, 0, 0};
-    std::int64_t i = 0;
-    auto term = [&](std::int64_t j, int k) {
-      const double w = 1.0 / (root.rho + t[j] * inv), a = z[j] == 0 ? 0.0 : z[j] * inv * w;  // no 0 * inf
-      S[k] += a * a;
-      D[k] += a * a * w;
-    };
-    for (; i + 4 <= n; i += 4)
-      for (int k = 0; k < 4; ++k) term(i + k, k);
-    for (; i < n; ++i) term(i, 0);
-    metric_root_step(root, (S[0] + S[1]) + (S[2] + S[3]), (D[0] + D[1]) + (D[2] + D[3]));
+    const double rho = root.rho;
+    double S = 0, D = 0;
+    fixed_order_sums(n, [=](std::int64_t i, double& a, double& b) {
+      const double w = 1.0 / (rho + t[i] * inv), u = z[i] == 0 ? 0.0 : z[i] * inv * w;  // no 0 * inf
+      a += u * u;
+      b += u * u * w;
+    }, S, D);
+    metric_root_step(root, S, D);
   }
   const double rho = root.rho;
+#pragma omp simd
   for (std::int64_t i = 0; i < n; ++i) z[i] = rho > 0 ? z[i] * rho / (rho + t[i] * inv) : 0.0;
+}
+
+bool all_equal(const double* t, std::int64_t n) {
+  int differs = 0;
+#pragma omp simd reduction(| : differs)
+  for (std::int64_t i = 0; i < n; ++i) differs |= t[i] != t[0];
+  return !differs;
 }
 
 }  // namespace
@@ -101,11 +137,8 @@ void metric_block_prox(double* z, const double* t, std::int64_t n, double s) {
 void block_prox(double* z, const double* t, double t_uniform, std::int64_t n) {
   const double norm = block_norm(z, n);
   if (std::isinf(norm)) return;
-  bool uniform = t == nullptr;
-  if (!uniform) {
-    uniform = std::all_of(t, t + n, [&](double ti) { return ti == t[0]; });
-    t_uniform = t[0];
-  }
+  const bool uniform = t == nullptr || all_equal(t, n);
+  if (t) t_uniform = t[0];
   if (uniform || norm == 0) {
     const double keep = norm > t_uniform ? 1.0 - t_uniform / norm : 0.0;
     for (std::int64_t i = 0; i < n; ++i) z[i] = keep * z[i];
