@@ -1,8 +1,9 @@
-// bench_prox_step: times ONE optimizer step of ProxGen-Adam (l1, l0, l12, l23, mcp, scad, bin-l1,
-// bin-l12, bin-l23, bin-l0; lq:0.3 on request with --regularizers)
+// bench_prox_step: times ONE optimizer step of ProxGen-Adam (l1, l0, l12, l23, mcp, scad, group,
+// bin-l1, bin-l12, bin-l23, bin-l0; lq:0.3 on request with --regularizers)
 // against plain Adam and a copy of the same size, on float32 CPU parameters.
 //
-// Two parameter sets: one tensor of --size coordinates (default 10M), and the parameter shapes of
+// Two parameter sets: one tensor of --size coordinates (default 10M; shaped [size / 1000, 1000] when
+// 1000 divides it, so the group lasso has 10,000 groups of 1000), and the parameter shapes of
 // ResNet-20 (CIFAR, ~0.27M; conv/linear weights regularised, BatchNorm and the fc bias not).
 // All optimizers of a set are built first, then the steps are interleaved (rep r times row 1,
 // row 2, ..., so load drift hits every row alike); each row reports the median over --reps
@@ -81,8 +82,8 @@ double zero_fraction(const Row& r) {
 
 struct RunOptions {
   int warmup = 3, reps = 21;
-  std::vector<std::string> regularizers = {"l1",  "l0",     "l12",     "l23",     "mcp",
-                                           "scad", "bin-l1", "bin-l12", "bin-l23", "bin-l0"};
+  std::vector<std::string> regularizers = {"l1",     "l0",     "l12",     "l23",     "mcp",   "scad",
+                                           "group",  "bin-l1", "bin-l12", "bin-l23", "bin-l0"};
   bool copy = true, markdown = false;
 };
 
@@ -152,7 +153,8 @@ int main(int argc, char** argv) {
     std::printf("proxima bench_prox_step: float32, CPU, %d threads, median of %d interleaved steps after %d "
                 "warm-up; GB/s counts 7*4 bytes/param (read p,g,m,v; write p,m,v), copy 2*4\n",
                 px::get_num_threads(), ro.reps, ro.warmup);
-    run_set({"one tensor", {{size}}}, ro);
+    const px::Shape one = size % 1000 == 0 ? px::Shape{size / 1000, 1000} : px::Shape{size};
+    run_set({"one tensor", {one}}, ro);
     if (!skip_resnet) run_set(resnet20_shapes(), ro);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench_prox_step: error: %s\n", e.what());
