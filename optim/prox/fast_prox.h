@@ -197,6 +197,11 @@ struct L0 {
   }
 };
 
+struct L2 {
+  template <class T> static constexpr bool checks_range = false;
+  template <class T> PX_HD T operator()(T z, T t) const { return px::optim::prox::prox_l2(z, t); }
+};
+
 // has_ff: float tensors on the CPU take ff(z, t, redo) (fast_prox_ff.h), run by proxgen.cpp's
 // flagged loop as its three passes ff_start, ff_middle, ff_finish, and operator() for the lanes it
 // flags, where the build has a hardware fma (kFloatFfAvailable, checked by proxgen.cpp); other
@@ -229,7 +234,7 @@ struct L23 {
   template <class T> PX_HD T exact(T z, T t) const { return px::optim::prox::prox_l23(z, t, keep_at_tie); }
 };
 
-// Any other SeparableProx (lq, l2, binary in the literal mode or with another q): its own apply().
+// Any other SeparableProx (lq, binary in the literal mode or with another q): its own apply().
 // (MCP, SCAD and the binary family: fast_prox_penalties.h.)
 struct Generic {
   SeparableProx r;

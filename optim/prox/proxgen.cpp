@@ -206,6 +206,7 @@ void fused_separable(std::int64_t n, T* p, const T* g, T* m, T* v, const ProxGen
   switch (r.kind) {
     case SeparableKind::l1: return fused_loop(n, p, g, m, v, c, fast::L1{});
     case SeparableKind::l0: return fused_loop(n, p, g, m, v, c, fast::L0{r.keep_at_tie});
+    case SeparableKind::l2: return fused_loop(n, p, g, m, v, c, fast::L2{});
     case SeparableKind::l12: return fused_loop(n, p, g, m, v, c, fast::L12{r.keep_at_tie});
     case SeparableKind::l23: return fused_loop(n, p, g, m, v, c, fast::L23{r.keep_at_tie});
     case SeparableKind::mcp: return fused_loop(n, p, g, m, v, c, fast::Mcp{r.lambda, r.shape, r.keep_at_tie});

@@ -103,6 +103,7 @@ void ProxSGD::update(const ParamGroup& group, const Tensor& param, const Tensor&
       else if (separable_prox->kind == SeparableKind::l1) fused_proxsgd(n, p, g, v, r, c, fast::L1{});
       else if (separable_prox->kind == SeparableKind::l0)
         fused_proxsgd(n, p, g, v, r, c, fast::L0{separable_prox->keep_at_tie});
+      else if (separable_prox->kind == SeparableKind::l2) fused_proxsgd(n, p, g, v, r, c, fast::L2{});
       else fused_proxsgd(n, p, g, v, r, c, fast::Generic{*separable_prox});
       if (record)
         for (std::int64_t i = 0; i < n; ++i) threshold_record().add(double(c.lambda / proxsgd_tau(r[i], c)));

@@ -172,7 +172,7 @@ TEST_CASE("proxgen equals a reference loop for every preconditioner and regulari
 }
 
 TEST_CASE("proxgen float32 follows the float64 reference") {
-  for (const char* spec : {"l1", "l0", "l12", "l23"}) check_against_reference("adam", spec, 1e-2, 0.0, true, DType::float32);
+  for (const char* spec : {"l1", "l0", "l12", "l23", "l2"}) check_against_reference("adam", spec, 1e-2, 0.0, true, DType::float32);
 }
 
 TEST_CASE("proxgen zero-history coordinates get t = lr lambda / delta and delta moves pruning as predicted") {

@@ -18,7 +18,7 @@ namespace {
 
 struct RefOptions {
   double eps0 = 0.06, eps_decay = 0.5, rho0 = 0.9, rho_decay = 0.5, offset = 4, beta = 0.999, delta = 1e-8;
-  std::string reg = "none";  // none | l1 | l0 | l12 | group (rows)
+  std::string reg = "none";  // none | l1 | l0 | l12 | l2 | group (rows)
   double lambda = 0, wd = 0;
   std::optional<double> low, high;
 };
@@ -47,6 +47,7 @@ void ref_prox(const std::string& reg, Vec& z, const Vec& t, const Shape& shape) 
     if (reg == "l1") z[i] = a > t[i] ? std::copysign(a - t[i], z[i]) : 0.0;
     else if (reg == "l0") z[i] = 0.5 * a * a > t[i] ? z[i] : 0.0;
     else if (reg == "l12") z[i] = prox_l12(z[i], t[i]);
+    else if (reg == "l2") z[i] = z[i] / (1.0 + t[i]);
   }
 }
 
@@ -130,8 +131,8 @@ TEST_CASE("proxsgd: equals the reference loop with other schedules, weight decay
   check_against_reference(o, {DType::float64});
 }
 
-TEST_CASE("proxsgd: equals the reference loop with nonconvex and group regularisers") {
-  for (const char* reg : {"l0", "l12", "group"}) {
+TEST_CASE("proxsgd: equals the reference loop with nonconvex, squared l2 and group regularisers") {
+  for (const char* reg : {"l0", "l12", "l2", "group"}) {
     RefOptions o{.eps0 = 0.7, .eps_decay = 0.2, .rho0 = 0.8, .rho_decay = 0.3, .beta = 0.95, .reg = reg,
                  .lambda = 0.25, .wd = 0.01, .low = -1.5, .high = 1.5};
     check_against_reference(o, {DType::float64});
