@@ -10,13 +10,16 @@
 #
 # PREBUILT MODE (how the lead runs it; nothing is compiled on the GPU machine):
 #   1. here:  bench/gpu_check.sh --pack build-g0
-#             (builds test_cuda, gpu_bench, gpu_determinism, gpu_optim_bench in build-g0 with -j2
-#             and strips them into build-g0/gpu-bin/, about 30 MB; build-g0 must be configured
-#             with -DPX_CUDA=ON)
-#   2. run(command="bench/gpu_check.sh --prebuilt build-g0/gpu-bin", carry=["build-g0/gpu-bin"],
-#          timeout_s=600)
-#      (the log comes back in $OUT; copy it to bench/results/. Quicker variants:
-#       --tests 'cuda parity*' to run some tests, --no-bench, --no-tests, --no-det, --rounds 1)
+#             (builds test_cuda, gpu_bench, gpu_determinism, gpu_optim_bench, and when they build
+#             train_cifar and gpu_layers, in build-g0 with -j2, strips them into build-g0/gpu-bin/
+#             (about 46 MB) and compresses that into build-g0/gpu-bin.tar.xz (about 4 MB: the
+#             binaries share most of their code); build-g0 must be configured with -DPX_CUDA=ON)
+#   2. run(command="bench/gpu_check.sh --prebuilt build-g0/gpu-bin.tar.xz",
+#          carry=["build-g0/gpu-bin.tar.xz"], timeout_s=600)
+#      (--prebuilt takes the folder or the archive, which it unpacks under $TMPDIR; the archive
+#       leaves room in the 64 MiB carry for datasets/cifar10-jpg.tar.gz. The log comes back in
+#       $OUT; copy it to bench/results/. Quicker variants: --tests 'cuda parity*' to run some
+#       tests, --no-bench, --no-tests, --no-det, --rounds 1)
 # BUILD MODE (a GPU machine with CUDA, CMake, ninja, and header-only deps in .deps/ from
 # bench/pack_deps.sh): bench/gpu_check.sh [build-dir]   (default <repo>/build-gpu). Note: the
 # configure step also needs nlohmann-json, zlib and stb, which pack_deps.sh does not carry yet.
@@ -62,10 +65,29 @@ if [ -n "$pack" ]; then
   else
     echo "gpu_optim_bench did not build: packing without it (its row will be skipped)"
   fi
-  rel=$(realpath --relative-to="$root" "$pack/gpu-bin")
-  echo "packed $(du -sh "$pack/gpu-bin" | cut -f1) in $rel; on the GPU machine:"
+  for extra in apps/train_cifar bench/gpu_layers; do   # optional: training runs, per-layer timings
+    if cmake --build "$pack" -j2 --target "$(basename $extra)"; then
+      strip -o "$pack/gpu-bin/$(basename $extra)" "$pack/$extra" || exit 4
+    else
+      echo "$(basename $extra) did not build: packing without it"
+    fi
+  done
+  git -C "$root" rev-parse --short HEAD > "$pack/gpu-bin/COMMIT" 2>/dev/null
+  (cd "$pack" && tar cf - gpu-bin | xz -9 -T2 > gpu-bin.tar.xz) || exit 4
+  rel=$(realpath --relative-to="$root" "$pack/gpu-bin.tar.xz")
+  echo "packed $(du -sh "$pack/gpu-bin" | cut -f1) in $(dirname "$rel")/gpu-bin, $(du -sh "$pack/gpu-bin.tar.xz" | cut -f1) as $rel; on the GPU machine:"
   echo "  run(command=\"bench/gpu_check.sh --prebuilt $rel\", carry=[\"$rel\"], timeout_s=600)"
   exit 0
+fi
+
+# --prebuilt ARCHIVE.tar.xz: unpack it (tar, or Python's tarfile where tar has no xz) and use its gpu-bin/.
+if [ -n "$prebuilt" ] && [ -f "$prebuilt" ]; then
+  unpacked=${TMPDIR:-/tmp}/px-gpu-bin-$$
+  mkdir -p "$unpacked"
+  tar xJf "$prebuilt" -C "$unpacked" 2>/dev/null ||
+    python3 -c 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2])' "$prebuilt" "$unpacked" ||
+    { echo "gpu_check.sh: cannot unpack $prebuilt" >&2; exit 3; }
+  prebuilt=$unpacked/gpu-bin
 fi
 
 stamp=$(date -u '+%Y-%m-%d-%H%M')
@@ -94,7 +116,7 @@ get_binaries() {
     local dir
     dir=$(realpath -m "$prebuilt")
     bin_test=$dir/test_cuda bin_bench=$dir/gpu_bench bin_optim=$dir/gpu_optim_bench bin_det=$dir/gpu_determinism
-    echo "== prebuilt binaries from $dir: $(ls "$dir" | tr '\n' ' ')"
+    echo "== prebuilt binaries from $dir (packed at commit $(cat "$dir/COMMIT" 2>/dev/null || echo '?')): $(ls "$dir" | tr '\n' ' ')"
     for b in "$bin_test" "$bin_bench"; do
       [ -x "$b" ] || { echo "missing $b (make it with --pack on the build machine)"; return 3; }
       if ldd "$b" | grep -q "not found"; then echo "$b: missing libraries:"; ldd "$b" | grep "not found"; return 3; fi
