@@ -10,6 +10,7 @@
 #include "proxima/optim/device_loop.h"
 #include "proxima/optim/prox/group_device.h"
 #include "proxima/optim/prox/fast_prox.h"
+#include "proxima/optim/prox/fast_prox_lq.h"
 #include "proxima/optim/prox/fast_prox_penalties.h"
 
 namespace px::optim::prox {
@@ -207,6 +208,7 @@ void fused_separable(std::int64_t n, T* p, const T* g, T* m, T* v, const ProxGen
     case SeparableKind::l1: return fused_loop(n, p, g, m, v, c, fast::L1{});
     case SeparableKind::l0: return fused_loop(n, p, g, m, v, c, fast::L0{r.keep_at_tie});
     case SeparableKind::l2: return fused_loop(n, p, g, m, v, c, fast::L2{});
+    case SeparableKind::lq: return fused_loop(n, p, g, m, v, c, fast::Lq::make(r.q, r.keep_at_tie));
     case SeparableKind::l12: return fused_loop(n, p, g, m, v, c, fast::L12{r.keep_at_tie});
     case SeparableKind::l23: return fused_loop(n, p, g, m, v, c, fast::L23{r.keep_at_tie});
     case SeparableKind::mcp: return fused_loop(n, p, g, m, v, c, fast::Mcp{r.lambda, r.shape, r.keep_at_tie});
