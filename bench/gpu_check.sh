@@ -5,7 +5,8 @@
 # call answers that question even if the rest times out), then the GPU test suite, then the
 # training-step benchmark against
 # PyTorch (bench/gpu_vs_torch.py: gpu_bench and torch_gpu_bench.py interleaved, one table) and the
-# optimizer-step benchmark (gpu_optim_bench), and writes ONE dated log with the device line:
+# optimizer-step benchmark (gpu_optim_bench) and the per-op host overhead against PyTorch
+# (bench/gpu_overhead.py), and writes ONE dated log with the device line:
 # $OUT/<UTC date>-gpu-check.log when $OUT is set, else bench/results/<UTC date>-gpu-check.log.
 #
 # PREBUILT MODE (how the lead runs it; nothing is compiled on the GPU machine):
@@ -65,7 +66,7 @@ if [ -n "$pack" ]; then
   else
     echo "gpu_optim_bench did not build: packing without it (its row will be skipped)"
   fi
-  for extra in apps/train_cifar bench/gpu_layers; do   # optional: training runs, per-layer timings
+  for extra in apps/train_cifar bench/gpu_layers bench/gpu_overhead; do   # optional: training runs, per-layer and per-op timings
     if cmake --build "$pack" -j2 --target "$(basename $extra)"; then
       strip -o "$pack/gpu-bin/$(basename $extra)" "$pack/$extra" || exit 4
     else
@@ -116,6 +117,7 @@ get_binaries() {
     local dir
     dir=$(realpath -m "$prebuilt")
     bin_test=$dir/test_cuda bin_bench=$dir/gpu_bench bin_optim=$dir/gpu_optim_bench bin_det=$dir/gpu_determinism
+    bin_over=$dir/gpu_overhead
     echo "== prebuilt binaries from $dir (packed at commit $(cat "$dir/COMMIT" 2>/dev/null || echo '?')): $(ls "$dir" | tr '\n' ' ')"
     for b in "$bin_test" "$bin_bench"; do
       [ -x "$b" ] || { echo "missing $b (make it with --pack on the build machine)"; return 3; }
@@ -135,7 +137,8 @@ get_binaries() {
   cmake --build "$build" --target gpu_optim_bench -j"$(nproc)" || echo "== gpu_optim_bench did not build: row skipped"
   echo "== configure + build: $((SECONDS - start)) s"
   bin_test=$build/tests/test_cuda bin_bench=$build/bench/gpu_bench bin_optim=$build/bench/gpu_optim_bench
-  bin_det=$build/bench/gpu_determinism
+  bin_det=$build/bench/gpu_determinism bin_over=$build/bench/gpu_overhead
+  cmake --build "$build" --target gpu_overhead -j"$(nproc)" || echo "== gpu_overhead did not build: skipped"
 }
 
 # Issue 7's open question first: which op, data path or algorithm choice makes two --deterministic
@@ -185,6 +188,10 @@ run_bench() {
   echo "== benchmark: $(python3 -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda, "cudnn", torch.backends.cudnn.version())' 2>&1)"
   python3 "$root/bench/gpu_vs_torch.py" --proxima "$bin_bench" --python python3 --rounds "$rounds" \
     --steps "$steps" --warmup "$warmup" --tf32 "$tf32" --optim-bench "$bin_optim" || return 7
+  # the host time of one small op, layer by layer, against PyTorch (a diagnostic: its failure is not the check's)
+  if [ -x "${bin_over:-}" ]; then
+    python3 "$root/bench/gpu_overhead.py" --proxima "$bin_over" || echo "== gpu_overhead: exit status $?"
+  fi
 }
 
 run() {
