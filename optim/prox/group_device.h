@@ -4,7 +4,7 @@
 //
 // CONVENTION: the per-group kernels take one contiguous float32/float64 CUDA tensor and its
 // GroupLayout (group_prox.h); one thread block reduces one group, in double, with the same
-// formulas as the CPU (block_norm's max-then-scaled-sum, the metric prox's bisection), so only the
+// formulas as the CPU (block_norm's max-then-scaled-sum, the metric prox's Newton root of group_root.h), so only the
 // summation order differs from the CPU. The fused pieces take a TensorList (optim/device_loop.h)
 // with the slots in brackets and the host coefficients of the CPU loops. Nothing here reads a
 // value back to the host: the reductions SR2 needs land in a float64 device tensor `sums` that the

@@ -38,9 +38,9 @@ gpu_test::OptimizerFactory group_factory(Options o, const char* grouping) {
 }  // namespace
 
 // The per-group kernels against the CPU loops on random inputs: thresholds per coordinate in
-// [0.005, 0.3] (the metric prox's bisection), one uniform threshold, the subgradient and the value.
+// [0.005, 0.3] (the metric prox's Newton root), one uniform threshold, the subgradient and the value.
 // float64: the same formulas in double, only the summation order of the norms differs (relative
-// 1e-16 per norm; the bisection's root moves by as much): 1e-12. float32: the same double math
+// 1e-16 per norm; the root moves by as much): 1e-12. float32: the same double math
 // from the same float inputs, so the results differ by at most the final rounding (+- 1 ulp,
 // relative 1.2e-7) unless a norm sits at a threshold: 1e-6.
 TEST_CASE("cuda optim: group lasso prox, subgradient and value match the CPU for every grouping") {
