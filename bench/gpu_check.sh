@@ -61,16 +61,12 @@ if [ -n "$pack" ]; then
   strip -o "$pack/gpu-bin/test_cuda" "$pack/tests/test_cuda" &&
     strip -o "$pack/gpu-bin/gpu_bench" "$pack/bench/gpu_bench" &&
     strip -o "$pack/gpu-bin/gpu_determinism" "$pack/bench/gpu_determinism" || exit 4
-  if cmake --build "$pack" -j2 --target gpu_optim_bench; then   # optional: the optimizer-step row
-    strip -o "$pack/gpu-bin/gpu_optim_bench" "$pack/bench/gpu_optim_bench" || exit 4
-  else
-    echo "gpu_optim_bench did not build: packing without it (its row will be skipped)"
-  fi
-  for extra in apps/train_cifar bench/gpu_layers bench/gpu_overhead; do   # optional: training runs, per-layer and per-op timings
+  # optional: the optimizer-step row, training runs, per-layer and per-op timings
+  for extra in bench/gpu_optim_bench apps/train_cifar bench/gpu_layers bench/gpu_overhead; do
     if cmake --build "$pack" -j2 --target "$(basename $extra)"; then
       strip -o "$pack/gpu-bin/$(basename $extra)" "$pack/$extra" || exit 4
     else
-      echo "$(basename $extra) did not build: packing without it"
+      echo "$(basename $extra) did not build: packing without it (its step will be skipped)"
     fi
   done
   git -C "$root" rev-parse --short HEAD > "$pack/gpu-bin/COMMIT" 2>/dev/null
@@ -133,12 +129,13 @@ get_binaries() {
   cmake -S "$root" -B "$build" -G Ninja -DPX_CUDA=ON -DCMAKE_BUILD_TYPE=Release \
         -DCMAKE_PREFIX_PATH="$root/.deps" -DPX_BUILD_APPS=OFF -DPX_BUILD_BENCH=ON || return 3
   cmake --build "$build" --target test_cuda gpu_bench gpu_determinism -j"$(nproc)" || return 4
-  # gpu_optim_bench needs CLI11's headers, which .deps does not carry: best effort.
-  cmake --build "$build" --target gpu_optim_bench -j"$(nproc)" || echo "== gpu_optim_bench did not build: row skipped"
+  # gpu_optim_bench needs CLI11's headers, which .deps does not carry: best effort, as gpu_overhead.
+  for extra in gpu_optim_bench gpu_overhead; do
+    cmake --build "$build" --target $extra -j"$(nproc)" || echo "== $extra did not build: skipped"
+  done
   echo "== configure + build: $((SECONDS - start)) s"
   bin_test=$build/tests/test_cuda bin_bench=$build/bench/gpu_bench bin_optim=$build/bench/gpu_optim_bench
   bin_det=$build/bench/gpu_determinism bin_over=$build/bench/gpu_overhead
-  cmake --build "$build" --target gpu_overhead -j"$(nproc)" || echo "== gpu_overhead did not build: skipped"
 }
 
 # Issue 7's open question first: which op, data path or algorithm choice makes two --deterministic

@@ -49,10 +49,8 @@ struct Lq {
   double e = 2.0 / 3.0, log2_k = 0.0;  // 1 / (2 - q) and log2 K: set by make()
   static constexpr double kMargin = 0x1p-9;
 
-  static Lq make(double q, bool keep_at_tie) {
-    const double e = 1.0 / (2.0 - q);
-    const double k = (2.0 - q) / (2.0 * (1.0 - q)) * std::pow(2.0 * (1.0 - q), e);
-    return Lq{q, keep_at_tie, e, std::log2(k)};
+  static Lq make(double q, bool keep_at_tie) {  // K = tau at t = 1
+    return Lq{q, keep_at_tie, 1.0 / (2.0 - q), std::log2(px::optim::prox::lq_threshold(1.0, q))};
   }
 
   template <class T> static constexpr bool checks_range = true;

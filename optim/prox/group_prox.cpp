@@ -161,14 +161,19 @@ void check_tensor(const Tensor& theta, const char* what) {
 // f returns true, z is written back to x.
 constexpr std::int64_t kChunk = 1 << 13;
 
-template <class T>
-void gather(const T* x, const GroupLayout& l, std::int64_t g0, std::int64_t g1, double* z) {
+// Copies groups [g0, g1) between x (element (o, g, j) at (o * groups + g) * inner + j) and the
+// group-major chunk z, converting the values: x to z (gather) or z back to x (scatter).
+template <bool Gather, class T>
+void transfer(T* x, const GroupLayout& l, std::int64_t g0, std::int64_t g1, double* z) {
   const std::int64_t n = l.outer * l.inner;
-  for (std::int64_t o = 0; o < l.outer; ++o)  // element (o, g, j) sits at (o * groups + g) * inner + j
+  for (std::int64_t o = 0; o < l.outer; ++o)
     for (std::int64_t g = g0; g < g1; ++g) {
-      const T* src = x + (o * l.groups + g) * l.inner;
-      double* dst = z + (g - g0) * n + o * l.inner;
-      for (std::int64_t j = 0; j < l.inner; ++j) dst[j] = double(src[j]);
+      T* xs = x + (o * l.groups + g) * l.inner;
+      double* zs = z + (g - g0) * n + o * l.inner;
+      for (std::int64_t j = 0; j < l.inner; ++j) {
+        if constexpr (Gather) zs[j] = double(xs[j]);
+        else xs[j] = T(zs[j]);
+      }
     }
 }
 
@@ -184,15 +189,9 @@ void for_group_chunks(T* x, const T* t, const GroupLayout& l, F&& f) {
 #pragma omp for schedule(static)
     for (std::int64_t c = 0; c < chunks; ++c) {
       const std::int64_t g0 = c * per, g1 = std::min(l.groups, g0 + per);
-      gather(x, l, g0, g1, z.data());
-      if (t) gather(t, l, g0, g1, tz.data());
-      if (!f(g0, g1, z.data(), t ? tz.data() : nullptr)) continue;
-      for (std::int64_t o = 0; o < l.outer; ++o)
-        for (std::int64_t g = g0; g < g1; ++g) {
-          T* dst = x + (o * l.groups + g) * l.inner;
-          const double* src = z.data() + (g - g0) * n + o * l.inner;
-          for (std::int64_t j = 0; j < l.inner; ++j) dst[j] = T(src[j]);
-        }
+      transfer<true>(x, l, g0, g1, z.data());
+      if (t) transfer<true>(t, l, g0, g1, tz.data());
+      if (f(g0, g1, z.data(), t ? tz.data() : nullptr)) transfer<false>(x, l, g0, g1, z.data());
     }
   }
 }

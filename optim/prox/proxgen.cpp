@@ -151,14 +151,22 @@ void fused_loop_k(std::int64_t n, T* p, const T* g, T* m, T* v, const ProxGenCoe
   });
 }
 
+// Calls f(std::integral_constant<PreconditionerKind, K>{}) for the runtime kind: the loops below are
+// instantiated once per kind, so their bodies have no per-coordinate switch.
+template <class F>
+void with_kind(PreconditionerKind kind, F&& f) {
+  using K = PreconditionerKind;
+  switch (kind) {
+    case K::none: return f(std::integral_constant<K, K::none>{});
+    case K::adam: return f(std::integral_constant<K, K::adam>{});
+    case K::adagrad: return f(std::integral_constant<K, K::adagrad>{});
+    case K::rmsprop: return f(std::integral_constant<K, K::rmsprop>{});
+  }
+}
+
 template <class T, class Prox>
 void fused_loop(std::int64_t n, T* p, const T* g, T* m, T* v, const ProxGenCoefficients<T>& c, const Prox& prox) {
-  switch (c.kind) {
-    case PreconditionerKind::none: return fused_loop_k<PreconditionerKind::none>(n, p, g, m, v, c, prox);
-    case PreconditionerKind::adam: return fused_loop_k<PreconditionerKind::adam>(n, p, g, m, v, c, prox);
-    case PreconditionerKind::adagrad: return fused_loop_k<PreconditionerKind::adagrad>(n, p, g, m, v, c, prox);
-    case PreconditionerKind::rmsprop: return fused_loop_k<PreconditionerKind::rmsprop>(n, p, g, m, v, c, prox);
-  }
+  with_kind(c.kind, [&](auto k) { fused_loop_k<decltype(k)::value>(n, p, g, m, v, c, prox); });
 }
 
 // The gradient half alone over a whole tensor, vectorised like the fused loops: p <- z, t <- the
@@ -176,12 +184,7 @@ void gradient_loop_k(std::int64_t n, T* p, const T* g, T* m, T* v, const ProxGen
 
 template <class T>
 void gradient_loop(std::int64_t n, T* p, const T* g, T* m, T* v, const ProxGenCoefficients<T>& c, T* t) {
-  switch (c.kind) {
-    case PreconditionerKind::none: return gradient_loop_k<PreconditionerKind::none>(n, p, g, m, v, c, t);
-    case PreconditionerKind::adam: return gradient_loop_k<PreconditionerKind::adam>(n, p, g, m, v, c, t);
-    case PreconditionerKind::adagrad: return gradient_loop_k<PreconditionerKind::adagrad>(n, p, g, m, v, c, t);
-    case PreconditionerKind::rmsprop: return gradient_loop_k<PreconditionerKind::rmsprop>(n, p, g, m, v, c, t);
-  }
+  with_kind(c.kind, [&](auto k) { gradient_loop_k<decltype(k)::value>(n, p, g, m, v, c, t); });
 }
 
 // The binary family: a direct functor for q in {1, 0, 1/2, 2/3} with BinaryZero plus_one or
