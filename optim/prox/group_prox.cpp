@@ -224,10 +224,10 @@ void group_prox_(const Tensor& theta, const Tensor* t, double t_uniform, Groupin
   });
 }
 
-double group_value(const Tensor& theta, Grouping grouping) {
-  // Any device: a CUDA theta is summed from a host copy (R is read for logging, not per step).
+std::vector<double> group_norms(const Tensor& theta, Grouping grouping) {
+  // Any device: a CUDA theta is read from a host copy (norms are read for logging and PathProx's metrics).
   const Tensor c = theta.to(Device::cpu()).contiguous();
-  check_tensor(c, "value");
+  check_tensor(c, "norms");
   const GroupLayout layout = group_layout(c.shape(), grouping);
   const std::int64_t n = layout.outer * layout.inner;
   std::vector<double> norms(static_cast<std::size_t>(layout.groups));
@@ -239,9 +239,38 @@ double group_value(const Tensor& theta, Grouping grouping) {
       return false;
     });
   });
+  return norms;
+}
+
+double group_value(const Tensor& theta, Grouping grouping) {
   double total = 0;  // summed in group order
-  for (double v : norms) total += v;
+  for (double v : group_norms(theta, grouping)) total += v;
   return total;
+}
+
+std::vector<double> group_normalize_(const Tensor& theta, Grouping grouping) {
+  check_tensor(theta, "normalize");
+  PX_CHECK(theta.is_contiguous() && theta.device().is_cpu(), ValueError,
+           "group normalize: theta must be a contiguous CPU tensor (it is updated in place), got one on ",
+           theta.device().str());
+  const GroupLayout layout = group_layout(theta.shape(), grouping);
+  const std::int64_t n = layout.outer * layout.inner;
+  std::vector<double> factors(static_cast<std::size_t>(layout.groups));
+  cpu::dispatch_float(theta.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    for_group_chunks(theta.data<T>(), static_cast<const T*>(nullptr), layout,
+                     [&](std::int64_t g0, std::int64_t g1, double* z, double*) {
+      for (std::int64_t g = g0; g < g1; ++g) {
+        double* v = z + (g - g0) * n;
+        const double norm = block_norm(v, n);
+        const double f = norm > 0 && std::isfinite(norm) ? 1.0 / norm : 1.0;
+        for (std::int64_t k = 0; k < n; ++k) v[k] *= f;
+        factors[g] = f;
+      }
+      return true;
+    });
+  });
+  return factors;
 }
 
 Tensor group_subgradient(const Tensor& theta, Grouping grouping) {

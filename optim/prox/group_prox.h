@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "proxima/core/tensor.h"
 
@@ -46,6 +47,11 @@ double block_norm(const double* v, std::int64_t n);
 // else same shape and dtype as theta.
 void group_prox_(const Tensor& theta, const Tensor* t, double t_uniform, Grouping grouping);
 double group_value(const Tensor& theta, Grouping grouping);
+// ||theta_g|| of every group, in group order (any device: a CUDA theta is read from a host copy).
+std::vector<double> group_norms(const Tensor& theta, Grouping grouping);
+// CPU theta, in place: theta_g <- theta_g / ||theta_g|| (a zero or non-finite norm: unchanged);
+// returns the factors 1 / ||theta_g|| (1 where unchanged), in group order.
+std::vector<double> group_normalize_(const Tensor& theta, Grouping grouping);
 // theta_g / ||theta_g|| for nonzero groups, 0 for zero groups (the minimum-norm subgradient).
 Tensor group_subgradient(const Tensor& theta, Grouping grouping);
 

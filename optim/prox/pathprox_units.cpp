@@ -24,39 +24,9 @@ void check_contiguous(const Tensor& t, const std::string& name) {
   PX_CHECK(t.is_contiguous(), ValueError, "pathprox: ", name, " must be contiguous (it is updated in place)");
 }
 
-// Calls f(k, z) for every unit slice k of t (rows: t[k, ...]; columns: t[:, k, ...]), z the slice's
-// values in double; when `write` (CPU tensors only), z is written back afterwards. A CUDA tensor is
-// read from a host copy.
-template <class F>
-void for_each_unit(const Tensor& t0, const std::string& name, Grouping grouping, bool write, F&& f) {
-  check_contiguous(t0, name);
-  PX_CHECK(!write || t0.device().is_cpu(), DeviceError, "pathprox: ", name, ": in-place unit loop on ",
-           t0.device().str());
-  const Tensor t = t0.device().is_cpu() ? t0 : t0.to(Device::cpu());
-  const GroupLayout l = group_layout(t.shape(), grouping);
-  cpu::dispatch_float(t.dtype(), [&](auto tag) {
-    using T = decltype(tag);
-    T* x = t.data<T>();
-    std::vector<double> z(static_cast<std::size_t>(l.outer * l.inner));
-    for (std::int64_t k = 0; k < l.groups; ++k) {
-      std::size_t n = 0;
-      for (std::int64_t o = 0; o < l.outer; ++o)
-        for (std::int64_t j = 0; j < l.inner; ++j) z[n++] = double(x[(o * l.groups + k) * l.inner + j]);
-      f(k, z);
-      if (!write) continue;
-      n = 0;
-      for (std::int64_t o = 0; o < l.outer; ++o)
-        for (std::int64_t j = 0; j < l.inner; ++j) x[(o * l.groups + k) * l.inner + j] = T(z[n++]);
-    }
-  });
-}
-
 std::vector<double> unit_norms(const Tensor& t, const std::string& name, Grouping grouping) {
-  std::vector<double> norms;
-  for_each_unit(t, name, grouping, false, [&](std::int64_t, const std::vector<double>& z) {
-    norms.push_back(block_norm(z.data(), static_cast<std::int64_t>(z.size())));
-  });
-  return norms;
+  check_contiguous(t, name);
+  return group_norms(t, grouping);
 }
 
 std::vector<double> w_norms(const HomogeneousGroup& g) { return unit_norms(g.w.weight, g.w.weight_name, Grouping::rows); }
@@ -107,12 +77,8 @@ void scale_(const Tensor& t, const std::string& name, double s) {
 }
 
 double sq_norm(const Tensor& t, const std::string& name) {
-  double sum = 0;
-  for_each_unit(t, name, Grouping::whole, false, [&](std::int64_t, const std::vector<double>& z) {
-    const double n = block_norm(z.data(), static_cast<std::int64_t>(z.size()));
-    sum += n * n;
-  });
-  return sum;
+  const double n = unit_norms(t, name, Grouping::whole)[0];
+  return n * n;
 }
 
 // pathprox_prox on a CUDA device: per group, one normalisation kernel (writing the factors), the
@@ -208,13 +174,9 @@ void pathprox_prox(const HomogeneousUnits& units, double tau) {
            tau);
   if (on_device(units)) return device_pathprox_prox(units, tau);
   for (const auto& g : units.groups) {
-    std::vector<double> factors;  // 1 / ||w_k||, 1 for w_k = 0
-    for_each_unit(g.w.weight, g.w.weight_name, Grouping::rows, true, [&](std::int64_t, std::vector<double>& z) {
-      const double norm = block_norm(z.data(), static_cast<std::int64_t>(z.size()));
-      const double f = norm > 0 && std::isfinite(norm) ? 1.0 / norm : 1.0;
-      for (double& x : z) x *= f;
-      factors.push_back(f);
-    });
+    check_contiguous(g.w.weight, g.w.weight_name);
+    check_contiguous(g.v.weight, g.v.weight_name);
+    const std::vector<double> factors = group_normalize_(g.w.weight, Grouping::rows);  // 1 / ||w_k||, 1 for w_k = 0
     if (g.w.has_bias()) {  // b_k is divided by the same ||w_k||
       check_contiguous(g.w.bias, g.w.bias_name);
       cpu::dispatch_float(g.w.bias.dtype(), [&](auto tag) {
@@ -223,9 +185,7 @@ void pathprox_prox(const HomogeneousUnits& units, double tau) {
         for (std::size_t k = 0; k < factors.size(); ++k) b[k] = T(double(b[k]) * factors[k]);
       });
     }
-    for_each_unit(g.v.weight, g.v.weight_name, Grouping::columns, true, [&](std::int64_t, std::vector<double>& z) {
-      block_prox(z.data(), nullptr, tau, static_cast<std::int64_t>(z.size()));
-    });
+    group_prox_(g.v.weight, nullptr, tau, Grouping::columns);
   }
 }
 

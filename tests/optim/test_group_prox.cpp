@@ -167,6 +167,25 @@ TEST_CASE("group lasso tensor loops: chunked and threaded results equal block_pr
     CHECK(group_value(from_vector(v, shape), Grouping::columns) == total);
     const auto sub = group_subgradient(from_vector(v, shape), Grouping::columns).to_vector<double>();
     for (std::int64_t g = 0; g < groups; ++g) CHECK(sub[at(7, g, 1)] == v[at(7, g, 1)] / norms[g]);
+    CHECK(group_norms(from_vector(v, shape), Grouping::columns) == norms);
+    // normalisation (PathProx's w step): factors 1 / norm, a zero group untouched with factor 1
+    std::vector<double> vz = v;
+    for (std::int64_t o = 0; o < outer; ++o)
+      for (std::int64_t j = 0; j < inner; ++j) vz[at(o, 9, j)] = 0.0;
+    Tensor xn = from_vector(vz, shape);
+    const std::vector<double> factors = group_normalize_(xn, Grouping::columns);
+    const auto vn = xn.to_vector<double>();
+    REQUIRE(factors.size() == std::size_t(groups));
+    CHECK(factors[9] == 1.0);
+    CHECK(vn[at(3, 9, 2)] == 0.0);
+    for (std::int64_t g : {0, 5, 599}) {
+      CHECK(factors[g] == 1.0 / norms[g]);
+      CHECK(vn[at(7, g, 1)] == v[at(7, g, 1)] * factors[g]);
+      std::vector<double> z;
+      for (std::int64_t o = 0; o < outer; ++o)
+        for (std::int64_t j = 0; j < inner; ++j) z.push_back(vn[at(o, g, j)]);
+      CHECK(std::abs(block_norm(z.data(), n) - 1.0) < 1e-14);
+    }
     // float32: the same computation in double, rounded once
     Tensor xf = from_vector(v, shape).to(DType::float32);
     const Tensor tf = from_vector(t, shape).to(DType::float32);
