@@ -78,15 +78,22 @@ PX_HD double lq_active_root(double a, double t, double q) {  // a = |z| > tau
   return x;
 }
 
+// tau is rounded (pow, then a product: a few ulps), so an exact tie such as z = 6, t = 8, q = 1/2
+// (F(0) = F(4) = 18, tau = 6) can fall on either side of it. Within 8 ulps of tau, objectives
+// F(x) = (x - a)^2 / 2 + t x^q and F(0) = a^2 / 2 that are exactly equal are such a tie and follow
+// the tie rule, as the closed forms do; otherwise |z| against the rounded tau decides.
 template <class T>
 PX_HD T prox_lq(T z, T t, double q, bool keep_at_tie = false) {
   const double a = std::fabs(double(z));
   const double td = double(t);
   if (td <= 0.0 || std::isinf(a)) return z;
   const double tau = lq_threshold(td, q);
-  if (a < tau || (a == tau && !keep_at_tie)) return T(0);
-  const double x = a == tau ? lq_threshold_point(td, q) : lq_active_root(a, td, q);
-  return T(std::copysign(x, double(z)));
+  const double slack = 8.0 * 2.220446049250313e-16 * tau;
+  if (a < tau - slack) return T(0);
+  const double x = a > tau ? lq_active_root(a, td, q) : lq_threshold_point(td, q);
+  bool zero = a < tau || (a == tau && !keep_at_tie);
+  if (a <= tau + slack && 0.5 * (x - a) * (x - a) + td * std::pow(x, q) == 0.5 * a * a) zero = !keep_at_tie;
+  return zero ? T(0) : T(std::copysign(x, double(z)));
 }
 
 // ---- l1/2: half thresholding (Xu, Chang, Xu & Zhang, IEEE TNNLS 2012; ALGORITHMS.md §1.3) ----

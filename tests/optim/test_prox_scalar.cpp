@@ -181,3 +181,17 @@ TEST_CASE("prox stationarity on the active branch for q = 1/2, 2/3 and general q
     }
   }
 }
+
+TEST_CASE("prox ties: the general lq follows the tie rule at exact ties that its rounded threshold misses") {
+  // tau = 6 and 2 exactly, but lq_threshold rounds them (pow): the objectives decide within a few ulps.
+  CHECK(prox_lq(6.0, 8.0, 0.5) == 0.0);             // F(0) = F(4) = 18
+  CHECK(prox_lq(6.0, 8.0, 0.5, true) == 4.0);
+  CHECK(prox_lq(-6.0, 8.0, 0.5, true) == -4.0);
+  CHECK(prox_lq(2.0, 1.5, 2.0 / 3.0) == 0.0);       // F(0) = F(1) = 2
+  CHECK(prox_lq(2.0, 1.5, 2.0 / 3.0, true) == doctest::Approx(1.0).epsilon(1e-15));
+  CHECK(prox_lq(6.0, 8.0, 0.5) == prox_l12(6.0, 8.0));
+  CHECK(prox_lq(6.0, 8.0, 0.5, true) == prox_l12(6.0, 8.0, true));
+  // off the tie the rounded tau decides: a few ulps above it, the nonzero root
+  CHECK(prox_lq(6.0 + 1e-14, 8.0, 0.5) == doctest::Approx(4.0));
+  CHECK(prox_lq(6.0 - 1e-14, 8.0, 0.5, true) == 0.0);
+}
