@@ -37,10 +37,13 @@ void add_flags(CLI::App& app, TrainConfig& c, bool& no_progress) {
                  "proxsgd 0.06 (its epsilon0); proxquant, binaryconnect 0.01; pathprox 0.1")
       ->default_str("by optimizer");
   app.add_option("--momentum", c.momentum,
-                 "momentum of sgd and rmsprop, beta1 of adam, adamw and the proximal methods' Adam moments "
-                 "(not used by adagrad or proxsgd); pathprox: SGD momentum, default 0");
+                 "momentum of sgd and rmsprop, beta1 of adam, adamw and the proximal methods' Adam moments, "
+                 "proxgen's rho (not used by adagrad or proxsgd). Default 0.9; 0 for rmsprop (PyTorch's), "
+                 "pathprox and proxgen --precond adagrad|rmsprop")
+      ->default_str("0.9 / 0");
   app.add_option("--weight-decay", c.weight_decay,
-                 "L2 weight decay (decoupled for adamw and the proximal methods); default 5e-4, 0 for the "
+                 "L2 weight decay (decoupled for adamw, proxgen, proxquant, proxsgd, binaryconnect and subgrad-adam; "
+                 "coupled, added to the gradient, for sgd, adam, adagrad, rmsprop and subgrad-sgd); default 5e-4, 0 for the "
                  "proximal methods and pathprox (which refuses it). sgd on a model with homogeneous units (mlp, "
                  "mlp-factorized, vggNN-nobn) decays weights only, not biases (PathProx's baseline), and logs "
                  "PathProx's path-norm columns with lambda = this value")
@@ -65,7 +68,8 @@ void add_flags(CLI::App& app, TrainConfig& c, bool& no_progress) {
       ->default_str("by regulariser");
   app.add_option("--lambda-schedule", c.lambda_schedule,
                  "constant, warmup:E (lambda rises linearly over E epochs), homotopy (lambda x epoch index, "
-                 "ProxQuant); auto: homotopy for proxquant, constant otherwise");
+                 "ProxQuant); auto: homotopy for proxquant and for proxgen with a bin-* regulariser (revised "
+                 "ProxQuant keeps ProxQuant's settings), constant otherwise");
   app.add_option("--reg-scope", c.reg_scope, "weights: conv and linear weights only; all: every parameter")
       ->check(CLI::IsMember({"weights", "all"}));
   app.add_flag("--exclude-first-last", c.exclude_first_last,
@@ -76,6 +80,19 @@ void add_flags(CLI::App& app, TrainConfig& c, bool& no_progress) {
   app.add_option("--warm-start", c.warm_start,
                  "start from these model weights: a .safetensors state dict, a checkpoint .json or a run "
                  "directory (e.g. a full-precision run for proxquant)");
+  app.add_option("--clip", c.clip,
+                 "after each step clip the regularised weights to [-C, C] (proxgen, proxquant, proxsgd, "
+                 "binaryconnect); 0: no clip; auto: 1 for proxquant, binaryconnect and proxgen with a bin-* "
+                 "regulariser (ProxQuant's projection), none otherwise")
+      ->default_str("auto");
+  app.add_option("--ties", c.ties,
+                 "the prox at an exact tie between 0 and the nonzero minimiser (l0, l12, l23, lq, mcp, scad, bin-*): "
+                 "zero (proxima's convention) or keep (the nonzero point, SR2's code)")
+      ->check(CLI::IsMember({"zero", "keep"}));
+  app.add_option("--binary-zero", c.binary_zero,
+                 "bin-* at x = 0: plus-one (sgn 0 = +1, pulled to +1), keep-zero (ProxQuant's code: 0 stays 0, "
+                 "also when freezing and binarising), literal (the exact prox of |x - sgn x|^q with sgn 0 = 0)")
+      ->check(CLI::IsMember({"plus-one", "keep-zero", "literal"}));
   app.add_option("--mcp-gamma", c.mcp_gamma, "MCP's gamma (> 0)");
   app.add_option("--scad-a", c.scad_a, "SCAD's a (> 2)");
   app.add_option("--group-by", c.group_by,
@@ -213,6 +230,9 @@ nlohmann::json config_to_json(const TrainConfig& c) {
           {"mcp_gamma", c.mcp_gamma},
           {"scad_a", c.scad_a},
           {"group_by", c.group_by},
+          {"clip", c.clip},
+          {"ties", c.ties},
+          {"binary_zero", c.binary_zero},
           {"sigma0", c.sigma0},
           {"sr2_precond", c.sr2_precond},
           {"sr2_eta1", c.sr2_eta1},
@@ -261,6 +281,10 @@ TrainConfig config_from_json(const nlohmann::json& j) {
   c.mcp_gamma = j.value("mcp_gamma", 3.0);
   c.scad_a = j.value("scad_a", 3.7);
   c.group_by = j.value("group_by", std::string("filters"));
+  // Older run.json files: proxgen did not clip; the others' auto resolves as it did.
+  c.clip = j.value("clip", c.optimizer == "proxgen" ? 0.0 : -1.0);
+  c.ties = j.value("ties", std::string("zero"));
+  c.binary_zero = j.value("binary_zero", std::string("plus-one"));
   // SR2's settings (absent from older run.json files).
   const TrainConfig d;
   c.sigma0 = j.value("sigma0", d.sigma0);

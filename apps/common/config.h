@@ -24,7 +24,8 @@ struct TrainConfig {
                                      // proxgen | proxsgd | proxquant | binaryconnect | subgrad-adam | subgrad-sgd,
                                      // or pathprox (models with homogeneous units; --lambda, no --reg)
   double lr = 0.05;                  // parse_train_args: the optimizer's default when --lr is not given
-  double momentum = 0.9;
+  double momentum = 0.9;             // parse_train_args: 0 when not given for rmsprop, pathprox and
+                                     // proxgen --precond adagrad|rmsprop (their documented defaults)
   double weight_decay = 5e-4;        // parse_train_args: 0 for the proximal methods when not given
   // regularisation (the proximal methods; docs/proximal.md)
   std::string precond = "adam";      // proxgen: none | adam | adagrad | rmsprop
@@ -33,6 +34,7 @@ struct TrainConfig {
                                      // binaryconnect), none (classic optimizers); resolved by parse
   double lambda = -1;                // < 0: the regulariser's default (default_lambda)
   std::string lambda_schedule = "auto";  // constant | warmup:E | homotopy; auto: homotopy for proxquant
+                                         // and proxgen with bin-* (revised ProxQuant), constant otherwise
   std::string reg_scope = "weights"; // weights (conv/linear weights, ndim 2 or 4) | all
   bool exclude_first_last = false;   // leave the first and last regularised weight tensors out
   std::int64_t freeze_epoch = 0;     // binary regularisers: sign and freeze after this many epochs
@@ -40,6 +42,10 @@ struct TrainConfig {
   double mcp_gamma = 3.0;            // MCP's gamma (Zhang 2010)
   double scad_a = 3.7;               // SCAD's a (Fan & Li 2001)
   std::string group_by = "filters";  // group lasso: rows | columns | filters | channels | whole (filters = rows: dim 0)
+  double clip = -1;                  // box [-clip, clip] after each step of the regularised weights; 0: none;
+                                     // < 0: auto (1 for proxquant, binaryconnect and proxgen with bin-*; else none)
+  std::string ties = "zero";         // zero | keep: the prox at an exact tie (ALGORITHMS.md conventions 3)
+  std::string binary_zero = "plus-one";  // bin-*: plus-one | keep-zero (ProxQuant's code) | literal (conventions 4)
   // SR2 (--optimizer sr2; docs/sr2.md). Its momentum beta is --momentum; it has no lr.
   double sigma0 = 0;                 // > 0: the initial sigma; 0: |top Hessian eigenvalue| of the first minibatch
   std::string sr2_precond = "none";  // none | adam | andrei: D = sigma + that diagonal

@@ -121,6 +121,15 @@ void resolve_defaults(TrainConfig& c, const std::vector<std::string>& explicit_f
   // l0 / lq thresholds (~ lr or lr^(2/3)) shrink more slowly than the steps (~ lr), and pruned
   // weights stop regrowing (docs/proximal.md).
   if (!given("--schedule") && proximal) c.schedule = "constant";
+  // PyTorch's RMSprop and the documented ProxGen-AdaGrad / -RMSprop have no momentum.
+  const bool no_momentum = c.optimizer == "rmsprop" ||
+                           (c.optimizer == "proxgen" && (c.precond == "adagrad" || c.precond == "rmsprop"));
+  if (!given("--momentum") && no_momentum) c.momentum = 0;
+  // The ProxQuant code's BinaryConnect baseline (ALGORITHMS.md §4): Adam, lr 1e-2, x0.1 at epochs 81 and 122.
+  if (c.optimizer == "binaryconnect" && !given("--schedule")) {
+    c.schedule = "multistep";
+    if (!given("--milestones")) c.milestones = {81, 122};
+  }
   if (c.optimizer == "pathprox") {  // the paper's configs: no weight decay, momentum 0, constant lr
     if (!given("--weight-decay")) c.weight_decay = 0;
     if (!given("--momentum")) c.momentum = 0;
@@ -130,6 +139,7 @@ void resolve_defaults(TrainConfig& c, const std::vector<std::string>& explicit_f
            ": sr2 has no learning rate (its step length is 1/sigma); set --sigma0 instead");
   PX_CHECK(!(given("--lambda") && c.lambda < 0), ValueError, "--lambda ", c.lambda, ": expected >= 0");
   PX_CHECK(!(given("--delta") && c.delta < 0), ValueError, "--delta ", c.delta, ": expected >= 0");
+  PX_CHECK(!(given("--clip") && !(c.clip >= 0)), ValueError, "--clip ", c.clip, ": expected >= 0 (0: no clip)");
   resolve_auto(c);
 }
 
@@ -141,7 +151,14 @@ void resolve_auto(TrainConfig& c) {
   }
   if (c.lambda < 0 && c.optimizer == "pathprox") c.lambda = 1e-4;  // ALGORITHMS.md §6.4
   if (c.lambda < 0) c.lambda = c.optimizer == "binaryconnect" ? 0.0 : default_lambda(c.reg, c.optimizer);
-  if (c.lambda_schedule == "auto") c.lambda_schedule = c.optimizer == "proxquant" ? "homotopy" : "constant";
+  // Revised ProxQuant (proxgen with bin-*) follows "the same experiment settings as ProxQuant"
+  // (ALGORITHMS.md §3.2): homotopy and the clip to [-1, 1]; only the prox's metric differs.
+  const bool quant = c.optimizer == "proxquant" || c.optimizer == "binaryconnect" ||
+                     (c.optimizer == "proxgen" && is_binary_regularizer(c.reg));
+  if (c.lambda_schedule == "auto") {
+    c.lambda_schedule = quant && c.optimizer != "binaryconnect" ? "homotopy" : "constant";
+  }
+  if (c.clip < 0) c.clip = quant ? 1.0 : 0.0;
 }
 
 void validate_regularization(const TrainConfig& c) {
@@ -184,6 +201,19 @@ void validate_regularization(const TrainConfig& c) {
   }
   if (c.optimizer != "proxgen" && c.precond != "adam") {
     fail("--precond", c.precond, "is proxgen's setting; " + c.optimizer + " does not read it");
+  }
+  if (!(std::isfinite(c.clip) && c.clip >= 0)) fail("--clip", std::to_string(c.clip), "expected >= 0 (0: no clip)");
+  if (c.clip > 0 && !contains({"proxgen", "proxquant", "proxsgd", "binaryconnect"}, c.optimizer)) {
+    fail("--clip", std::to_string(c.clip), "is read by proxgen, proxquant, proxsgd and binaryconnect, not " + c.optimizer);
+  }
+  if (c.clip == 0 && (c.optimizer == "proxquant" || c.optimizer == "binaryconnect")) {
+    fail("--clip", "0", c.optimizer + " always clips its weights (the projection is part of the method); give C > 0");
+  }
+  if (c.ties != "zero" && (c.reg == "none" || c.reg == "l1" || c.reg == "l2" || c.reg == "group")) {
+    fail("--ties", c.ties, "needs a regulariser with a tie (l0, l12, l23, lq:Q, mcp, scad, bin-*), not " + c.reg);
+  }
+  if (c.binary_zero != "plus-one" && !is_binary_regularizer(c.reg)) {
+    fail("--binary-zero", c.binary_zero, "needs a binary regulariser (--reg bin-*)");
   }
   if (!(c.mcp_gamma > 0)) fail("--mcp-gamma", std::to_string(c.mcp_gamma), "expected > 0");
   if (!(c.scad_a > 2)) fail("--scad-a", std::to_string(c.scad_a), "expected > 2");

@@ -1,6 +1,7 @@
 // train_cifar's regularisation: parameter groups and the proximal optimizer, --warm-start, the
 // lambda schedule, --freeze-epoch, and the per-epoch regularisation metrics (metrics.csv columns,
 // layers.csv, thresholds.csv, the hard-binarised accuracy).
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <sstream>
@@ -52,6 +53,7 @@ prox::ProxConfig prox_config(const TrainConfig& c) {
   if (c.optimizer != "proxsgd") o.momentum = c.momentum;
   if (c.optimizer == "proxgen") o.preconditioner = c.precond;
   if (c.delta >= 0) o.delta = c.delta;
+  if (c.clip > 0) o.clip = c.clip;
   return o;
 }
 
@@ -60,6 +62,12 @@ std::map<std::string, optim::GroupOption> regularized_group_options(const TrainC
   if (c.reg == "mcp") options["gamma"] = c.mcp_gamma;
   if (c.reg == "scad") options["a"] = c.scad_a;
   if (c.reg == "group") options["grouping"] = c.group_by;
+  if (c.ties == "keep") options["keep_at_tie"] = true;
+  if (is_binary_regularizer(c.reg)) {  // the flag's spelling with '_' (the group option's)
+    std::string mode = c.binary_zero;
+    std::replace(mode.begin(), mode.end(), '-', '_');
+    options["binary_zero"] = mode;
+  }
   return options;
 }
 
@@ -98,7 +106,7 @@ double binarized_test_accuracy(TrainSession& s) {
   for (const auto& [name, p] : s.model->named_parameters()) {
     if (!s.regularized.count(name)) continue;
     saved.emplace_back(p, p.clone());
-    prox::binarize_(p);
+    prox::binarize_(p, s.config.binary_zero != "plus-one");  // as freeze_regularized binarises
   }
   EpochMetrics tmp;
   tmp.seconds = 0;

@@ -234,10 +234,11 @@ double binary_fraction(const NamedTensors& params, const std::set<std::string>& 
       .binary_fraction();
 }
 
-void binarize_(const Tensor& t) {
+void binarize_(const Tensor& t, bool zero_stays) {
   check_float(t, "binarize_: t");
   // sgn with sgn(0) = +1: w >= 0 -> +1, otherwise -1 (NaN compares false -> -1).
-  const Tensor sign = ops::where(ops::ge(t, 0.0), ones_like(t), full_like(t, -1.0));
+  Tensor sign = ops::where(ops::ge(t, 0.0), ones_like(t), full_like(t, -1.0));
+  if (zero_stays) sign = ops::where(ops::eq(t, 0.0), zeros_like(t), sign);
   ops::copy_(t, sign);
 }
 

@@ -119,9 +119,10 @@ std::string tensor_table_csv(const std::vector<TensorRow>& rows, std::int64_t ep
 // The fraction of the regularised tensors' entries at exactly +-1 (NaN when there are none).
 double binary_fraction(const NamedTensors& params, const std::set<std::string>& regularized);
 
-// Hard binarisation: t <- sgn(t) in place with sgn(0) = sgn(-0) = +1 (ALGORITHMS.md Conventions 4);
+// Hard binarisation: t <- sgn(t) in place with sgn(0) = sgn(-0) = +1 (ALGORITHMS.md Conventions 4),
+// or with sgn(0) = 0 when zero_stays (the bin-* modes keep_zero and literal: ProxQuant's code);
 // NaN becomes -1. float32/float64, any device, contiguous or not.
-void binarize_(const Tensor& t);
+void binarize_(const Tensor& t, bool zero_stays = false);
 // Fresh copies of every tensor, the regularised ones binarised: the hard-binarised model's state.
 NamedTensors binarized_copy(const NamedTensors& params, const std::set<std::string>& regularized);
 

@@ -5,7 +5,7 @@
 
 #include "proxima/core/error.h"
 #include "proxima/core/ops.h"
-#include "proxima/optim/cpu_loop.h"
+#include "proxima/optim/prox/metrics.h"
 
 namespace px::optim::prox {
 namespace {
@@ -148,18 +148,9 @@ void ProxOptimizer::freeze_regularized() {
     const SeparableProx* s = separable(g);
     PX_CHECK(s && s->kind == SeparableKind::binary, ValueError, name(), ": freeze needs a binary regulariser ",
              "(bin-l1, bin-l12, bin-l23, bin-l0); param group ", g, " has \"", reg->name(), "\"");
-    for (const Tensor& p : param_groups()[g].params) {
-      PX_CHECK(p.is_contiguous(), ValueError, name(), ": freeze needs contiguous parameters");
-      if (!p.device().is_cpu()) {  // the same select as tensor ops (once per run)
-        ops::copy_(p, ops::sub(1.0, ops::mul(ops::lt(p, 0.0).to(p.dtype()), 2.0)));
-        continue;
-      }
-      cpu::dispatch_float(p.dtype(), [&](auto tag) {
-        using T = decltype(tag);
-        T* x = p.data<T>();
-        cpu::for_each_coordinate(p.numel(), [&](std::int64_t i) { x[i] = x[i] < T(0) ? T(-1) : T(1); });
-      });
-    }
+    // sgn(0) = 0 in the modes where 0 is its own binary point (ProxQuant's code), +1 otherwise.
+    const bool zero_stays = s->binary_zero != BinaryZero::plus_one;
+    for (const Tensor& p : param_groups()[g].params) binarize_(p, zero_stays);
   }
   frozen_ = true;
 }

@@ -44,8 +44,8 @@
 //     at x), instead of restoring v.
 //   With beta = 0 both are no-ops (v = g anyway); false for both gives the plain restoration of v.
 // * Round-off guard: with float32 losses, F_B(x) - F_B(x + s) is noise once it falls below the
-//   loss's resolution. R2's guard (ALGORITHMS.md §7.2) adds d = 10 eps max(1, |F_B(x)|) to both
-//   sides of rho, eps the machine epsilon of the loss (option loss_epsilon; 0: the epsilon of the
+//   loss's resolution. A guard after R2's (ALGORITHMS.md §7.2) adds d = 10 eps max(1, |F_B(x)|) to both
+//   sides of rho (R2's code uses max(1, |h|) on the xi side; here the loss's scale on both), eps the machine epsilon of the loss (option loss_epsilon; 0: the epsilon of the
 //   parameters' dtype, float32's if any parameter is float32); steps below resolution get rho -> 1.
 //   sigma_max (1e12) is a last guard: sigma never exceeds it, and each clamp is counted
 //   (SR2EpochStats::sigma_max_hits; train_cifar logs it).

@@ -89,7 +89,7 @@ TEST_CASE("parse_train_args: --help exits 0 and documents every flag with its de
   for (const char* flag : {"--data", "--dataset", "--model", "--optimizer", "--lr", "--momentum", "--weight-decay",
                            "--schedule", "--milestones", "--warmup-epochs", "--epochs", "--batch-size", "--augment",
                            "--train-subset", "--test-subset", "--device", "--threads", "--seed", "--out",
-                           "--resume", "--no-progress"}) {
+                           "--resume", "--no-progress", "--clip", "--ties", "--binary-zero"}) {
     CAPTURE(flag);
     CHECK(help.find(flag) != std::string::npos);
   }

@@ -68,6 +68,72 @@ TEST_CASE("train_cifar flags: proximal defaults for lr, weight decay, reg, lambd
   CHECK(sgd.weight_decay == 5e-4);
 }
 
+TEST_CASE("train_cifar flags: momentum, clip, lambda schedule and lr schedule defaults by method") {
+  std::string msg;
+  const auto parsed = [&](const std::vector<std::string>& flags) {
+    TrainConfig c;
+    REQUIRE_MESSAGE(parse(flags, c, msg) == -1, msg);
+    return c;
+  };
+  // ProxGen-AdaGrad and -RMSprop (docs/proximal.md) and PyTorch's RMSprop have no momentum.
+  CHECK(parsed({"--optimizer", "proxgen", "--precond", "adagrad"}).momentum == 0);
+  CHECK(parsed({"--optimizer", "proxgen", "--precond", "rmsprop"}).momentum == 0);
+  CHECK(parsed({"--optimizer", "rmsprop"}).momentum == 0);
+  CHECK(parsed({"--optimizer", "proxgen", "--precond", "adagrad", "--momentum", "0.5"}).momentum == 0.5);
+  CHECK(parsed({"--optimizer", "proxgen"}).momentum == 0.9);
+  CHECK(parsed({"--optimizer", "proxgen", "--precond", "none"}).momentum == 0.9);
+  CHECK(parsed({}).momentum == 0.9);
+  // Revised ProxQuant keeps ProxQuant's homotopy and clip; the other proxgen runs neither.
+  const TrainConfig revised = parsed({"--optimizer", "proxgen", "--reg", "bin-l12"});
+  CHECK(revised.lambda_schedule == "homotopy");
+  CHECK(revised.clip == 1.0);
+  const TrainConfig l1 = parsed({"--optimizer", "proxgen", "--reg", "l1"});
+  CHECK(l1.lambda_schedule == "constant");
+  CHECK(l1.clip == 0.0);
+  CHECK(parsed({"--optimizer", "proxquant"}).clip == 1.0);
+  CHECK(parsed({"--optimizer", "proxsgd", "--clip", "2"}).clip == 2.0);
+  CHECK(parsed({"--optimizer", "proxgen", "--reg", "bin-l1", "--clip", "0"}).clip == 0.0);
+  // BinaryConnect: the ProxQuant code's Adam regime, x0.1 at epochs 81 and 122.
+  const TrainConfig bc = parsed({"--optimizer", "binaryconnect"});
+  CHECK(bc.schedule == "multistep");
+  CHECK(bc.milestones == std::vector<double>{81, 122});
+  CHECK(bc.lambda_schedule == "constant");
+  CHECK(parsed({"--optimizer", "binaryconnect", "--milestones", "5"}).milestones == std::vector<double>{5});
+  CHECK(parsed({"--optimizer", "binaryconnect", "--schedule", "cosine"}).schedule == "cosine");
+  // --ties and --binary-zero reach the regulariser (group options; run.json keeps them).
+  const TrainConfig ties = parsed({"--optimizer", "proxgen", "--reg", "bin-l0", "--ties", "keep", "--binary-zero",
+                                   "keep-zero"});
+  const TrainConfig back = px::apps::config_from_json(px::apps::config_to_json(ties));
+  CHECK(back.ties == "keep");
+  CHECK(back.binary_zero == "keep-zero");
+  CHECK(back.clip == 1.0);
+}
+
+TEST_CASE("train_cifar: --ties keep and --binary-zero keep-zero train and freeze to the binary points") {
+  TempDir dir("px_train_ties");
+  std::FILE* null_stream = std::fopen("/dev/null", "w");
+  const fs::path out = dir.path() / "run";
+  const TrainConfig c = from_flags({"--optimizer", "proxgen", "--reg", "bin-l12", "--binary-zero", "keep-zero",
+                                    "--ties", "keep", "--lambda", "0.01", "--epochs", "2", "--freeze-epoch", "1"},
+                                   out);
+  (void)px::apps::run_training(c, hooks(null_stream));
+  const TrainConfig l0 = from_flags({"--optimizer", "proxgen", "--reg", "l0", "--ties", "keep", "--epochs", "1"},
+                                    dir.path() / "l0");
+  (void)px::apps::run_training(l0, hooks(null_stream));
+  std::fclose(null_stream);
+  const auto ck = px::apps::load_checkpoint(out.string());
+  std::int64_t binary = 0, total = 0;
+  for (const auto& [name, t] : ck.model) {
+    if (t.dim() != 2) continue;
+    for (float x : t.to_vector<float>()) {
+      CHECK((x == 0.0f || std::abs(x) == 1.0f));
+      binary += std::abs(x) == 1.0f;
+      ++total;
+    }
+  }
+  CHECK(binary > total / 2);
+}
+
 TEST_CASE("train_cifar flags: impossible regularisation settings exit 2 naming the flag") {
   const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
       {{"--reg", "l1"}, "--reg l1"},
@@ -80,6 +146,12 @@ TEST_CASE("train_cifar flags: impossible regularisation settings exit 2 naming t
       {{"--optimizer", "proxgen", "--lambda-schedule", "sometimes"}, "--lambda-schedule"},
       {{"--optimizer", "proxgen", "--reg", "scad", "--scad-a", "1.5"}, "--scad-a"},
       {{"--optimizer", "adam", "--lambda", "0.1"}, "--lambda"},
+      {{"--optimizer", "adam", "--clip", "1"}, "--clip"},
+      {{"--optimizer", "proxquant", "--clip", "0"}, "always clips"},
+      {{"--optimizer", "proxgen", "--clip", "-1"}, "--clip"},
+      {{"--optimizer", "proxgen", "--reg", "l1", "--ties", "keep"}, "--ties"},
+      {{"--optimizer", "proxgen", "--reg", "l0", "--binary-zero", "keep-zero"}, "--binary-zero"},
+      {{"--optimizer", "proxgen", "--ties", "sometimes"}, "--ties"},
   };
   check_flag_errors(cases);
 }

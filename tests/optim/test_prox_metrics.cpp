@@ -343,6 +343,10 @@ TEST_CASE("prox metrics: binarize_ is sgn with sgn(0) = +1, also on strided view
     CHECK(after == std::vector<double>{0.5, -1.0, 0.0, -1.0, -0.0, 1.0});
     binarize_(ops::transpose(base, 0, 1));
     CHECK(ops::to_dtype(base, DType::float64).to_vector<double>() == std::vector<double>{1, -1, 1, -1, 1, 1});
+    // zero_stays (bin-* keep_zero / literal): sgn(0) = sgn(-0) = 0, NaN still -1
+    Tensor z = ops::to_dtype(from_vector(std::vector<double>{0.5, -0.0, 0.0, -3.0, NAN, 2.0}, {3, 2}), dtype);
+    binarize_(z, true);
+    CHECK(ops::to_dtype(z, DType::float64).to_vector<double>() == std::vector<double>{1, 0, 0, -1, -1, 1});
   }
 }
 

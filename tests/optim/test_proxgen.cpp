@@ -277,6 +277,15 @@ TEST_CASE("proxgen freeze: regularised tensors become signs and stop, the others
   CHECK(values(bias)[0] < 0.1);
   ProxGen l1({w}, ProxGenOptions{.regularizer = "l1", .lambda = 1e-3});
   CHECK_THROWS_WITH_AS(l1.freeze_regularized(), doctest::Contains("binary regulariser"), ValueError);
+  // ProxQuant's code (binary_zero keep_zero) and the literal mode: sgn(0) = 0, an exact zero stays 0.
+  for (const char* mode : {"keep_zero", "literal"}) {
+    Tensor z = from_vector(Vec{0.5, -0.2, 0.0, -0.0}, {2, 2});
+    ProxGen keep({ParamGroup{.params = {z}, .options = {{"regularizer", std::string("bin-l1")},
+                                                         {"binary_zero", std::string(mode)}}}},
+                 ProxGenOptions{.lr = 0.1, .lambda = 1e-3});
+    keep.freeze_regularized();
+    CHECK(values(z) == Vec{1, -1, 0, 0});
+  }
 }
 
 TEST_CASE("proxgen lambda scale: 0 switches the prox off, MCP follows the effective lambda, penalty is lambda R") {
