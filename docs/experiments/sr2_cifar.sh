@@ -14,7 +14,7 @@
 set -euo pipefail
 
 BIN=${BIN:-build/apps/train_cifar}
-DATA=${DATA:-/work/main/datasets/cifar10-jpg}
+DATA=${DATA:-datasets/cifar10-jpg}
 MODEL=${MODEL:-lenet5}
 EPOCHS=${EPOCHS:-20}
 TRAIN_SUBSET=${TRAIN_SUBSET:-0}
