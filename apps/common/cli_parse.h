@@ -3,12 +3,31 @@
 
 #include <CLI/CLI.hpp>
 
+#include <charconv>
 #include <functional>
+#include <limits>
 #include <string>
 
 #include "proxima/core/error.h"
 
 namespace px::apps {
+
+// A CLI11 check for an integer flag of type T: the text must be an integer that T holds. CLI11's
+// own conversion clamps an out-of-range value (99999999999999999999 epochs) and wraps a negative
+// one into an unsigned type (--seed -1); this refuses both, naming the range.
+template <class T>
+CLI::Validator integer_of() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        T value{};
+        const char* end = text.data() + text.size();
+        const auto [ptr, ec] = std::from_chars(text.data(), end, value);
+        if (ec == std::errc() && ptr == end) return "";
+        return text + " is not an integer in [" + std::to_string(std::numeric_limits<T>::min()) + ", " +
+               std::to_string(std::numeric_limits<T>::max()) + "]";
+      },
+      "INTEGER");
+}
 
 // Parses argv with `app`, then runs `finish` (defaults, validation). Returns -1 when the
 // program should go on, 0 after --help (`message` holds the help text), 2 after a bad flag or a

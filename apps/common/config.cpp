@@ -3,6 +3,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include <cmath>
+
 #include "common/cli_parse.h"
 #include "proxima/core/device.h"
 #include "proxima/core/error.h"
@@ -118,14 +120,16 @@ void add_flags(CLI::App& app, TrainConfig& c, bool& no_progress) {
   app.add_option("--step-size", c.step_size, "step: epochs between multiplications by --gamma");
   app.add_option("--gamma", c.gamma, "lr decay factor of step and multistep");
   app.add_option("--warmup-epochs", c.warmup_epochs, "linear warm-up from 0.1 x lr over this many epochs (0 = none)");
-  app.add_option("--epochs", c.epochs, "number of epochs");
-  app.add_option("--batch-size", c.batch_size, "training batch size");
+  app.add_option("--epochs", c.epochs, "number of epochs")->check(integer_of<std::int64_t>());
+  app.add_option("--batch-size", c.batch_size, "training batch size")->check(integer_of<std::int64_t>());
   app.add_option("--augment", c.augment,
                  "none, standard (random crop with padding 4 + horizontal flip), cutout (standard + "
                  "cutout 16); auto = standard for 32x32 RGB data, none otherwise")
       ->check(CLI::IsMember({"auto", "none", "standard", "cutout"}));
-  app.add_option("--train-subset", c.train_subset, "train on this many images (0 = all)");
-  app.add_option("--test-subset", c.test_subset, "evaluate on this many images (0 = all)");
+  app.add_option("--train-subset", c.train_subset, "train on this many images (0 = all)")
+      ->check(integer_of<std::int64_t>());
+  app.add_option("--test-subset", c.test_subset, "evaluate on this many images (0 = all)")
+      ->check(integer_of<std::int64_t>());
   app.add_option("--device", c.device, "cpu, cuda or cuda:N");
   app.add_option("--tf32", c.tf32,
                  "on: TF32 tensor cores for float32 matmul and convolution on CUDA (~10-bit mantissa products, "
@@ -134,8 +138,10 @@ void add_flags(CLI::App& app, TrainConfig& c, bool& no_progress) {
   app.add_flag("--deterministic", c.deterministic,
                "CUDA: pick only deterministic cuDNN convolution algorithms, so that a run (and a resumed "
                "run) repeats bit for bit; slower. Default: the fastest, as PyTorch's cudnn.benchmark");
-  app.add_option("--threads", c.threads, "CPU threads (0 = all hardware threads)");
-  app.add_option("--seed", c.seed, "seed of initialisation, shuffling and augmentation");
+  app.add_option("--threads", c.threads, "CPU threads (0 = all hardware threads; at most 1024)")
+      ->check(integer_of<int>());
+  app.add_option("--seed", c.seed, "seed of initialisation, shuffling and augmentation (0 to 2^64 - 1)")
+      ->check(integer_of<std::uint64_t>());
   app.add_option("--out", c.out, "run directory (default: runs/<timestamp>-<model>)");
   app.add_option("--resume", c.resume,
                  "continue from a checkpoint (its .json, or a run directory); the training settings "
@@ -171,16 +177,18 @@ int parse_train_args(int argc, const char* const* argv, TrainConfig& config, std
 void validate_config(const TrainConfig& c) {
   check_name(c.epochs >= 1, "--epochs", std::to_string(c.epochs), "at least 1");
   check_name(c.batch_size >= 1, "--batch-size", std::to_string(c.batch_size), "at least 1");
-  check_name(c.lr > 0, "--lr", std::to_string(c.lr), "a positive number");
+  check_name(c.lr > 0 && std::isfinite(c.lr), "--lr", std::to_string(c.lr), "a positive finite number");
   check_name(c.momentum >= 0 && c.momentum < 1, "--momentum", std::to_string(c.momentum), "in [0, 1)");
-  check_name(c.weight_decay >= 0, "--weight-decay", std::to_string(c.weight_decay), "at least 0");
+  check_name(c.weight_decay >= 0 && std::isfinite(c.weight_decay), "--weight-decay", std::to_string(c.weight_decay),
+             "a finite number >= 0");
   check_name(c.warmup_epochs >= 0 && c.warmup_epochs < static_cast<double>(c.epochs),
              "--warmup-epochs", std::to_string(c.warmup_epochs), "in [0, --epochs)");
-  check_name(c.step_size > 0, "--step-size", std::to_string(c.step_size), "a positive number");
+  check_name(c.step_size > 0 && std::isfinite(c.step_size), "--step-size", std::to_string(c.step_size),
+             "a positive finite number");
   check_name(c.train_subset >= 0, "--train-subset", std::to_string(c.train_subset), "at least 0");
   check_name(c.test_subset >= 0, "--test-subset", std::to_string(c.test_subset), "at least 0");
-  check_name(c.threads >= 0, "--threads", std::to_string(c.threads), "at least 0 (0 = all)");
-  check_name(c.gamma > 0, "--gamma", std::to_string(c.gamma), "a positive number");
+  check_name(c.threads >= 0 && c.threads <= 1024, "--threads", std::to_string(c.threads), "in [0, 1024] (0 = all)");
+  check_name(c.gamma > 0 && std::isfinite(c.gamma), "--gamma", std::to_string(c.gamma), "a positive finite number");
   if (c.schedule == "multistep") {
     check_name(!c.milestones.empty(), "--milestones", "(none)", "at least one epoch for --schedule multistep");
   }

@@ -67,7 +67,7 @@ void validate_sr2(const TrainConfig& c) {
   if (!(c.sr2_eta2 >= c.sr2_eta1 && c.sr2_eta2 <= 1)) {
     fail("--sr2-eta2", std::to_string(c.sr2_eta2), "expected in [--sr2-eta1, 1]");
   }
-  if (!(c.sr2_gamma1 > 1)) fail("--sr2-gamma1", std::to_string(c.sr2_gamma1), "expected > 1");
+  if (!(c.sr2_gamma1 > 1 && std::isfinite(c.sr2_gamma1))) fail("--sr2-gamma1", std::to_string(c.sr2_gamma1), "expected finite > 1");
   if (!(c.sr2_gamma3 > 0 && c.sr2_gamma3 <= 1)) {
     fail("--sr2-gamma3", std::to_string(c.sr2_gamma3), "expected in (0, 1]");
   }
@@ -138,7 +138,8 @@ void resolve_defaults(TrainConfig& c, const std::vector<std::string>& explicit_f
   PX_CHECK(!(given("--lr") && c.optimizer == "sr2"), ValueError, "--lr ", c.lr,
            ": sr2 has no learning rate (its step length is 1/sigma); set --sigma0 instead");
   PX_CHECK(!(given("--lambda") && c.lambda < 0), ValueError, "--lambda ", c.lambda, ": expected >= 0");
-  PX_CHECK(!(given("--delta") && c.delta < 0), ValueError, "--delta ", c.delta, ": expected >= 0");
+  PX_CHECK(!(given("--delta") && !(c.delta >= 0 && std::isfinite(c.delta))), ValueError, "--delta ", c.delta,
+           ": expected a finite number >= 0");
   PX_CHECK(!(given("--clip") && !(c.clip >= 0)), ValueError, "--clip ", c.clip, ": expected >= 0 (0: no clip)");
   resolve_auto(c);
 }
@@ -215,8 +216,8 @@ void validate_regularization(const TrainConfig& c) {
   if (c.binary_zero != "plus-one" && !is_binary_regularizer(c.reg)) {
     fail("--binary-zero", c.binary_zero, "needs a binary regulariser (--reg bin-*)");
   }
-  if (!(c.mcp_gamma > 0)) fail("--mcp-gamma", std::to_string(c.mcp_gamma), "expected > 0");
-  if (!(c.scad_a > 2)) fail("--scad-a", std::to_string(c.scad_a), "expected > 2");
+  if (!(c.mcp_gamma > 0 && std::isfinite(c.mcp_gamma))) fail("--mcp-gamma", std::to_string(c.mcp_gamma), "expected finite > 0");
+  if (!(c.scad_a > 2 && std::isfinite(c.scad_a))) fail("--scad-a", std::to_string(c.scad_a), "expected finite > 2");
 }
 
 }  // namespace px::apps

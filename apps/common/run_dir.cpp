@@ -132,6 +132,26 @@ std::string checkpoint_run_dir(const std::string& checkpoint_json) {
   return folder.filename() == "checkpoints" ? folder.parent_path().string() : folder.string();
 }
 
+std::string run_files_in(const std::string& dir) {
+  std::string found;
+  std::error_code ec;
+  for (const char* name : {"run.json", "summary.json", "metrics.csv", "checkpoints/last.json"}) {
+    if (fs::exists(fs::path(dir) / name, ec)) found += (found.empty() ? "" : ", ") + std::string(name);
+  }
+  return found;
+}
+
+void check_writable_dir(const std::string& dir) {
+  std::error_code ec;
+  fs::path p = fs::absolute(dir, ec);
+  PX_CHECK(!ec, ValueError, dir, ": not a usable path (", ec.message(), ")");
+  // The directory itself when it exists, else its nearest existing ancestor (where it would be created).
+  while (!fs::exists(p, ec) && p.has_parent_path() && p.parent_path() != p) p = p.parent_path();
+  PX_CHECK(fs::is_directory(p, ec), ValueError, dir, ": ", p.string(), " exists and is not a directory");
+  PX_CHECK(::access(p.c_str(), W_OK | X_OK) == 0, ValueError, dir, ": cannot write in ", p.string(), " (",
+           std::strerror(errno), ")");
+}
+
 Checkpoint load_checkpoint(const std::string& path) {
   const std::string json_path = checkpoint_json_path(path);
   const nlohmann::json j = read_json(json_path);
@@ -148,6 +168,9 @@ Checkpoint load_checkpoint(const std::string& path) {
   } catch (const nlohmann::json::exception& e) {
     PX_CHECK(false, ValueError, json_path, ": not a proxima checkpoint (", e.what(), ")");
   }
+  PX_CHECK(ck.epoch >= 1 && ck.metrics.is_array() && static_cast<std::int64_t>(ck.metrics.size()) == ck.epoch,
+           ValueError, json_path, ": not a proxima checkpoint (epoch ", ck.epoch, " with ",
+           ck.metrics.is_array() ? ck.metrics.size() : 0, " metric rows; expected epoch >= 1 and one row per epoch)");
   return ck;
 }
 

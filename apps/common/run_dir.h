@@ -50,4 +50,11 @@ Checkpoint load_checkpoint(const std::string& path);
 std::string checkpoint_run_dir(const std::string& checkpoint_json);
 std::string checkpoint_json_path(const std::string& path);
 
+// The files that show `dir` holds a run (run.json, summary.json, metrics.csv, checkpoints/last.json),
+// "" when it holds none of them (or does not exist).
+std::string run_files_in(const std::string& dir);
+// Throws px::ValueError naming `dir` and the reason when a run directory cannot be created or
+// written there (an existing non-directory, a read-only or missing parent); creates nothing.
+void check_writable_dir(const std::string& dir);
+
 }  // namespace px::apps

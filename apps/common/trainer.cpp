@@ -3,6 +3,7 @@
 #include "common/trainer.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <sstream>
@@ -131,6 +132,36 @@ void check_model_name(const std::string& model) {
   throw TrainError(2, "--model " + model + ": unknown model; known models: " + known + ", mlp:W1,W2,..., mlp-factorized:H");
 }
 
+// --out must not hold another run (nothing of it may be overwritten or deleted) and must be
+// writable; both checked before the data is loaded. A resumed run may continue in its own directory.
+void check_out_dir(const TrainConfig& c, bool resuming) {
+  if (c.out.empty()) return;  // a fresh runs/<time>-<model>
+  std::error_code ec;
+  const std::string own = resuming ? checkpoint_run_dir(checkpoint_json_path(c.resume)) : std::string();
+  const bool own_dir = resuming && fs::exists(c.out, ec) && fs::equivalent(c.out, own, ec);
+  const std::string files = run_files_in(c.out);
+  if (!own_dir && !files.empty()) {
+    throw TrainError(2, "--out " + c.out + " already holds a run (" + files + "); nothing was changed. Choose " +
+                            "another --out, or continue that run with --resume " + c.out);
+  }
+  try {
+    check_writable_dir(c.out);
+  } catch (const px::Error& e) {
+    throw TrainError(2, std::string("--out ") + e.what());
+  }
+}
+
+// A non-finite test loss ends the run like a non-finite training loss: the epoch is not checkpointed.
+[[noreturn]] void report_test_divergence(TrainSession& s, const EpochMetrics& m) {
+  write_run_outputs(s, "diverged");
+  std::string msg = "test loss is " + std::to_string(m.test_loss) + " after epoch " + std::to_string(m.epoch) +
+                    " (training loss " + std::to_string(m.train_loss) + "); stopped. ";
+  msg += s.last_checkpoint.empty() ? "No checkpoint was written; try a smaller --lr"
+                                   : "The last good checkpoint (epoch " + std::to_string(s.epochs_done) +
+                                         ") is kept: " + s.last_checkpoint;
+  throw TrainError(3, msg);
+}
+
 }  // namespace
 
 TrainResult run_training(const TrainConfig& cli_config, const TrainHooks& hooks) {
@@ -154,7 +185,13 @@ TrainResult run_training(const TrainConfig& cli_config, const TrainHooks& hooks)
   } catch (const px::Error& e) {
     throw TrainError(2, e.what());
   }
+  if (resuming && s.config.epochs < ck.epoch) {
+    throw TrainError(2, "--epochs " + std::to_string(s.config.epochs) + ": the checkpoint has already completed " +
+                            std::to_string(ck.epoch) + " epochs; give --epochs " + std::to_string(ck.epoch) +
+                            " or more");
+  }
   check_model_name(s.config.model);  // before the (possibly slow) data loading
+  check_out_dir(s.config, resuming);
   check_device(s.config.device);
   s.progress = std::make_unique<Progress>(ProgressOptions{.enabled = s.config.progress, .stream = hooks.stream});
   s.data = load_training_data(s.config, hooks);
@@ -186,6 +223,7 @@ TrainResult run_training(const TrainConfig& cli_config, const TrainHooks& hooks)
     empty_cpu_cache();
     evaluate(s, m);
     empty_cpu_cache();
+    if (!std::isfinite(m.test_loss)) report_test_divergence(s, m);
     add_regularization_metrics(s, m);
     s.metrics.push_back(m);
     s.epochs_done = epoch + 1;

@@ -1,6 +1,7 @@
 // One training epoch and one evaluation pass of a TrainSession.
 #include <chrono>
 #include <cmath>
+#include <limits>
 #include <sstream>
 
 #include "common/epoch_sums.h"
@@ -127,15 +128,20 @@ nlohmann::json metrics_to_json(const EpochMetrics& m) {
 }
 
 EpochMetrics metrics_from_json(const nlohmann::json& j) {
+  // JSON has no NaN: nlohmann writes a non-finite number as null, read back as NaN.
+  const auto number = [&](const char* key) {
+    const nlohmann::json& v = j.at(key);
+    return v.is_null() ? std::numeric_limits<double>::quiet_NaN() : v.get<double>();
+  };
   EpochMetrics m;
   m.epoch = j.at("epoch").get<std::int64_t>();
-  m.lr = j.at("lr").get<double>();
-  m.train_loss = j.at("train_loss").get<double>();
-  m.train_acc = j.at("train_acc").get<double>();
-  m.test_loss = j.at("test_loss").get<double>();
-  m.test_acc = j.at("test_acc").get<double>();
-  m.seconds = j.at("seconds").get<double>();
-  m.images_per_sec = j.at("images_per_sec").get<double>();
+  m.lr = number("lr");
+  m.train_loss = number("train_loss");
+  m.train_acc = number("train_acc");
+  m.test_loss = number("test_loss");
+  m.test_acc = number("test_acc");
+  m.seconds = number("seconds");
+  m.images_per_sec = number("images_per_sec");
   if (j.contains("extra")) {
     for (const auto& pair : j.at("extra")) m.extra.emplace_back(pair.at(0).get<std::string>(),
                                                        pair.at(1).is_null() ? kMissing : pair.at(1).get<double>());

@@ -124,7 +124,9 @@ void build_session(TrainSession& s) {
   s.test_loader = std::make_unique<data::DataLoader>(s.data.test, test_opts);
 
   s.run_dir = fresh_run_dir(c);
-  fs::create_directories(s.run_dir);
+  std::error_code ec;
+  fs::create_directories(s.run_dir, ec);
+  if (ec) throw TrainError(2, "--out " + s.run_dir + ": cannot create the run directory (" + ec.message() + ")");
   s.run_info = {{"config", config_to_json(c)},
                 {"seed", c.seed},
                 {"threads", get_num_threads()},

@@ -71,6 +71,20 @@ TEST_CASE("parse_train_args: bad flags give exit code 2 and one line naming the 
       {{"--schedule", "multistep"}, "--milestones"},
       {{"--warmup-epochs", "5", "--epochs", "5"}, "--warmup-epochs"},
       {{"--batch-size", "0"}, "--batch-size"},
+      // out of the type's range: refused, not clamped or wrapped
+      {{"--seed", "-1"}, "--seed"},
+      {{"--seed", "18446744073709551616"}, "--seed"},
+      {{"--epochs", "99999999999999999999999"}, "--epochs"},
+      {{"--batch-size", "1e3"}, "--batch-size"},
+      {{"--threads", "100000"}, "--threads"},
+      {{"--threads", "99999999999"}, "--threads"},
+      // non-finite values
+      {{"--lr", "inf"}, "--lr"},
+      {{"--weight-decay", "inf"}, "--weight-decay"},
+      {{"--gamma", "inf"}, "--gamma"},
+      {{"--step-size", "inf"}, "--step-size"},
+      {{"--optimizer", "proxgen", "--delta", "nan"}, "--delta"},
+      {{"--optimizer", "proxgen", "--reg", "mcp", "--mcp-gamma", "inf"}, "--mcp-gamma"},
   };
   for (const auto& [args, needle] : cases) {
     CAPTURE(args.front());

@@ -4,7 +4,9 @@
 #include <doctest/doctest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
+#include <fstream>
 #include <cstdint>
 #include <filesystem>
 #include <stdexcept>
@@ -167,6 +169,118 @@ TEST_CASE("run_training: a NaN loss stops with exit code 3, naming epoch and bat
   } catch (const TrainError& e) {
     CHECK(e.exit_code() == 3);
     CHECK(std::string(e.what()).find("training loss is") != std::string::npos);
+  }
+  std::fclose(quiet);
+}
+
+TEST_CASE("run_training: a non-finite test loss stops with exit code 3, keeping the last good checkpoint") {
+  TempDir tmp("px_trainer_nan_test");
+  std::FILE* quiet = std::tmpfile();
+  TrainHooks hooks = synthetic_hooks(quiet);
+  // After the last step of epoch 2 (6 batches) a weight becomes inf: epoch 2's training loss was
+  // finite, its test loss is not.
+  hooks.after_batch = [](std::int64_t epoch, std::int64_t batch, px::nn::Module& model) {
+    if (epoch == 2 && batch == 6) px::ops::fill_(model.parameters().front(), INFINITY);
+  };
+  TrainConfig c = tiny_config(tmp.path() / "run");
+  c.epochs = 3;
+  try {
+    px::apps::run_training(c, hooks);
+    FAIL("no TrainError");
+  } catch (const TrainError& e) {
+    CHECK(e.exit_code() == 3);
+    CHECK(std::string(e.what()).find("test loss is") != std::string::npos);
+    CHECK(std::string(e.what()).find("epoch 1") != std::string::npos);
+  }
+  const auto ck = px::apps::load_checkpoint((tmp.path() / "run").string());
+  CHECK(ck.epoch == 1);
+  for (const auto& [name, t] : ck.model) {
+    for (float x : t.to_vector<float>()) CHECK(std::isfinite(x));
+  }
+  CHECK(px::apps::read_json((tmp.path() / "run" / "summary.json").string()).at("status") == "diverged");
+  // The kept checkpoint resumes.
+  TrainConfig resume;
+  resume.resume = (tmp.path() / "run").string();
+  resume.epochs = 2;
+  resume.progress = false;
+  resume.explicit_flags = {"--resume", "--epochs"};
+  hooks.after_batch = nullptr;
+  CHECK(px::apps::run_training(resume, hooks).metrics.size() == 2);
+  std::fclose(quiet);
+}
+
+TEST_CASE("run_training: an --out that holds another run is refused before anything changes") {
+  TempDir tmp("px_trainer_out");
+  std::FILE* quiet = std::tmpfile();
+  TrainHooks hooks = synthetic_hooks(quiet);
+  const fs::path a = tmp.path() / "a", b = tmp.path() / "b";
+  (void)px::apps::run_training(tiny_config(a), hooks);
+  (void)px::apps::run_training(tiny_config(b), hooks);
+  const auto snapshot = [](const fs::path& dir) {
+    std::vector<std::string> files;
+    for (const auto& e : fs::recursive_directory_iterator(dir)) {
+      if (e.is_regular_file()) files.push_back(e.path().string() + ":" + std::to_string(fs::file_size(e.path())) + ":" +
+                                               std::to_string(e.last_write_time().time_since_epoch().count()));
+    }
+    std::sort(files.begin(), files.end());
+    return files;
+  };
+  const auto before = snapshot(a);
+  const auto refused = [&](const TrainConfig& c, const std::string& expected) {
+    CAPTURE(expected);
+    try {
+      px::apps::run_training(c, hooks);
+      FAIL("no TrainError");
+    } catch (const TrainError& e) {
+      CHECK(e.exit_code() == 2);
+      CHECK(std::string(e.what()).find(expected) != std::string::npos);
+    }
+    CHECK(snapshot(a) == before);
+  };
+  refused(tiny_config(a), "already holds a run");  // a fresh run into a
+  TrainConfig other;                               // b resumed into a
+  other.resume = b.string();
+  other.out = a.string();
+  other.epochs = 3;
+  other.progress = false;
+  other.explicit_flags = {"--resume", "--out", "--epochs"};
+  refused(other, "already holds a run");
+  TrainConfig fewer;  // fewer epochs than a's checkpoint has done
+  fewer.resume = a.string();
+  fewer.epochs = 1;
+  fewer.progress = false;
+  fewer.explicit_flags = {"--resume", "--epochs"};
+  refused(fewer, "already completed 2 epochs");
+  // A corrupt epoch in last.json: refused before anything is written.
+  const fs::path last = a / "checkpoints" / "last.json";
+  nlohmann::json j = px::apps::read_json(last.string());
+  const nlohmann::json good = j;
+  j["epoch"] = -5;
+  px::apps::write_json_atomic(last.string(), j);
+  const auto corrupt = snapshot(a);
+  TrainConfig bad = fewer;
+  bad.epochs = 3;
+  try {
+    px::apps::run_training(bad, hooks);
+    FAIL("no TrainError");
+  } catch (const TrainError& e) {
+    CHECK(e.exit_code() == 2);
+    CHECK(std::string(e.what()).find("epoch -5") != std::string::npos);
+  }
+  CHECK(snapshot(a) == corrupt);
+  px::apps::write_json_atomic(last.string(), good);
+  // Continuing a in its own directory is what --resume is for.
+  TrainConfig more = bad;
+  CHECK(px::apps::run_training(more, hooks).metrics.size() == 3);
+  // Not a directory, or not writable: TrainError 2 naming the path, nothing created.
+  { std::ofstream(tmp.path() / "file") << "x"; }
+  const fs::path under_file = tmp.path() / "file" / "run";
+  try {
+    px::apps::run_training(tiny_config(under_file), hooks);
+    FAIL("no TrainError");
+  } catch (const TrainError& e) {
+    CHECK(e.exit_code() == 2);
+    CHECK(std::string(e.what()).find("not a directory") != std::string::npos);
   }
   std::fclose(quiet);
 }
