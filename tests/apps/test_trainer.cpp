@@ -60,6 +60,24 @@ std::vector<std::uint8_t> bytes_of(const px::Tensor& t) {
   return std::vector<std::uint8_t>(p, p + c.numel() * static_cast<std::int64_t>(px::dtype_size(c.dtype())));
 }
 
+// Runs c, which must end in a TrainError with this exit code and a one-line message containing
+// every needle.
+void check_train_error(const TrainConfig& c, const TrainHooks& hooks, int code,
+                       const std::vector<std::string>& needles) {
+  try {
+    px::apps::run_training(c, hooks);
+    FAIL("no TrainError");
+  } catch (const TrainError& e) {
+    CHECK(e.exit_code() == code);
+    const std::string msg = e.what();
+    for (const std::string& needle : needles) {
+      CAPTURE(needle);
+      CHECK(msg.find(needle) != std::string::npos);
+    }
+    CHECK(msg.find('\n') == std::string::npos);
+  }
+}
+
 void check_same_tensors(const px::nn::StateDict& a, const px::nn::StateDict& b) {
   REQUIRE(a.size() == b.size());
   for (std::size_t i = 0; i < a.size(); ++i) {
@@ -142,16 +160,7 @@ TEST_CASE("run_training: a NaN loss stops with exit code 3, naming epoch and bat
   };
   TrainConfig c = tiny_config(tmp.path() / "run");
   c.epochs = 3;
-  try {
-    px::apps::run_training(c, hooks);
-    FAIL("no TrainError");
-  } catch (const TrainError& e) {
-    CHECK(e.exit_code() == 3);
-    const std::string msg = e.what();
-    CHECK(msg.find("epoch 2, batch 3/6") != std::string::npos);
-    CHECK(msg.find("last.json") != std::string::npos);
-    CHECK(msg.find('\n') == std::string::npos);
-  }
+  check_train_error(c, hooks, 3, {"epoch 2, batch 3/6", "last.json"});
   const auto ck = px::apps::load_checkpoint((tmp.path() / "run").string());
   CHECK(ck.epoch == 1);
   CHECK(ck.metrics.size() == 1);
@@ -163,13 +172,7 @@ TEST_CASE("run_training: a NaN loss stops with exit code 3, naming epoch and bat
   wild.lr = 1e30;
   wild.warmup_epochs = 0;
   hooks.after_batch = nullptr;
-  try {
-    px::apps::run_training(wild, hooks);
-    FAIL("no TrainError");
-  } catch (const TrainError& e) {
-    CHECK(e.exit_code() == 3);
-    CHECK(std::string(e.what()).find("training loss is") != std::string::npos);
-  }
+  check_train_error(wild, hooks, 3, {"training loss is"});
   std::fclose(quiet);
 }
 
@@ -184,14 +187,7 @@ TEST_CASE("run_training: a non-finite test loss stops with exit code 3, keeping 
   };
   TrainConfig c = tiny_config(tmp.path() / "run");
   c.epochs = 3;
-  try {
-    px::apps::run_training(c, hooks);
-    FAIL("no TrainError");
-  } catch (const TrainError& e) {
-    CHECK(e.exit_code() == 3);
-    CHECK(std::string(e.what()).find("test loss is") != std::string::npos);
-    CHECK(std::string(e.what()).find("epoch 1") != std::string::npos);
-  }
+  check_train_error(c, hooks, 3, {"test loss is", "epoch 1"});
   const auto ck = px::apps::load_checkpoint((tmp.path() / "run").string());
   CHECK(ck.epoch == 1);
   for (const auto& [name, t] : ck.model) {
@@ -228,13 +224,7 @@ TEST_CASE("run_training: an --out that holds another run is refused before anyth
   const auto before = snapshot(a);
   const auto refused = [&](const TrainConfig& c, const std::string& expected) {
     CAPTURE(expected);
-    try {
-      px::apps::run_training(c, hooks);
-      FAIL("no TrainError");
-    } catch (const TrainError& e) {
-      CHECK(e.exit_code() == 2);
-      CHECK(std::string(e.what()).find(expected) != std::string::npos);
-    }
+    check_train_error(c, hooks, 2, {expected});
     CHECK(snapshot(a) == before);
   };
   refused(tiny_config(a), "already holds a run");  // a fresh run into a
@@ -260,13 +250,7 @@ TEST_CASE("run_training: an --out that holds another run is refused before anyth
   const auto corrupt = snapshot(a);
   TrainConfig bad = fewer;
   bad.epochs = 3;
-  try {
-    px::apps::run_training(bad, hooks);
-    FAIL("no TrainError");
-  } catch (const TrainError& e) {
-    CHECK(e.exit_code() == 2);
-    CHECK(std::string(e.what()).find("epoch -5") != std::string::npos);
-  }
+  check_train_error(bad, hooks, 2, {"epoch -5"});
   CHECK(snapshot(a) == corrupt);
   px::apps::write_json_atomic(last.string(), good);
   // Continuing a in its own directory is what --resume is for.
@@ -275,13 +259,7 @@ TEST_CASE("run_training: an --out that holds another run is refused before anyth
   // Not a directory, or not writable: TrainError 2 naming the path, nothing created.
   { std::ofstream(tmp.path() / "file") << "x"; }
   const fs::path under_file = tmp.path() / "file" / "run";
-  try {
-    px::apps::run_training(tiny_config(under_file), hooks);
-    FAIL("no TrainError");
-  } catch (const TrainError& e) {
-    CHECK(e.exit_code() == 2);
-    CHECK(std::string(e.what()).find("not a directory") != std::string::npos);
-  }
+  check_train_error(tiny_config(under_file), hooks, 2, {"not a directory"});
   std::fclose(quiet);
 }
 
@@ -290,35 +268,18 @@ TEST_CASE("run_training: bad data and impossible settings are TrainError 2 with 
   std::FILE* quiet = std::tmpfile();
   TrainConfig c = tiny_config(tmp.path() / "run");
   c.data = (tmp.path() / "no_such_dataset").string();
-  try {
-    px::apps::run_training(c, {.stream = quiet});
-    FAIL("no TrainError");
-  } catch (const TrainError& e) {
-    CHECK(e.exit_code() == 2);
-    CHECK(std::string(e.what()).find("no_such_dataset") != std::string::npos);
-  }
+  check_train_error(c, {.stream = quiet}, 2, {"no_such_dataset"});
   TrainHooks hooks = synthetic_hooks(quiet);
   c.data.clear();
   c.train_subset = 1000;  // more than the 96 images
   CHECK_THROWS_AS(px::apps::run_training(c, hooks), TrainError);
   c.train_subset = 0;
   c.model = "no_such_model";
-  try {
-    px::apps::run_training(c, hooks);
-    FAIL("no TrainError");
-  } catch (const TrainError& e) {
-    CHECK(e.exit_code() == 2);
-    CHECK(std::string(e.what()).find("no_such_model") != std::string::npos);
-  }
+  check_train_error(c, hooks, 2, {"no_such_model"});
   TrainConfig resume;
   resume.resume = (tmp.path() / "nothing_here").string();
   resume.explicit_flags = {"--resume"};
-  try {
-    px::apps::run_training(resume, hooks);
-    FAIL("no TrainError");
-  } catch (const TrainError& e) {
-    CHECK(e.exit_code() == 2);
-  }
+  check_train_error(resume, hooks, 2, {});
   std::fclose(quiet);
 }
 
