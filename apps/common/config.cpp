@@ -35,7 +35,7 @@ void add_flags(CLI::App& app, TrainConfig& c, bool& no_progress) {
       ->check(CLI::IsMember(train_optimizer_names()));
   app.add_option("--lr", c.lr,
                  "base learning rate; default by optimizer: sgd, subgrad-sgd 0.05; adam, adamw, rmsprop, "
-                 "subgrad-adam 1e-3; adagrad 0.01; proxgen 1e-3 (--precond none 0.05, adagrad 0.01); "
+                 "subgrad-adam 1e-3; adagrad 0.01; proxgen 1e-3 (--precond none 0.05, adagrad 0.01, bin-* 0.01); "
                  "proxsgd 0.06 (its epsilon0); proxquant, binaryconnect 0.01; pathprox 0.1")
       ->default_str("by optimizer");
   app.add_option("--momentum", c.momentum,

@@ -20,7 +20,9 @@ double default_lr(const TrainConfig& c) {
   const std::string& o = c.optimizer;
   if (o == "sgd" || o == "subgrad-sgd") return 0.05;
   if (o == "adagrad") return 0.01;
-  if (o == "proxgen") return c.precond == "none" ? 0.05 : c.precond == "adagrad" ? 0.01 : 1e-3;
+  if (o == "proxgen" && c.precond == "none") return 0.05;
+  // adagrad; and revised ProxQuant (a bin-* regulariser) takes ProxQuant's Adam lr (ALGORITHMS.md §3.3).
+  if (o == "proxgen") return c.precond == "adagrad" || is_binary_regularizer(c.reg) ? 0.01 : 1e-3;
   if (o == "proxsgd") return 0.06;
   if (o == "pathprox") return 0.1;  // ALGORITHMS.md §6.4: MNIST MLP and CIFAR VGG19 (0.3 on the 1,000-image subset)
   if (o == "proxquant" || o == "binaryconnect") return 0.01;

@@ -87,9 +87,11 @@ TEST_CASE("train_cifar flags: momentum, clip, lambda schedule and lr schedule de
   const TrainConfig revised = parsed({"--optimizer", "proxgen", "--reg", "bin-l12"});
   CHECK(revised.lambda_schedule == "homotopy");
   CHECK(revised.clip == 1.0);
+  CHECK(revised.lr == 0.01);
   const TrainConfig l1 = parsed({"--optimizer", "proxgen", "--reg", "l1"});
   CHECK(l1.lambda_schedule == "constant");
   CHECK(l1.clip == 0.0);
+  CHECK(l1.lr == 1e-3);
   CHECK(parsed({"--optimizer", "proxquant"}).clip == 1.0);
   CHECK(parsed({"--optimizer", "proxsgd", "--clip", "2"}).clip == 2.0);
   CHECK(parsed({"--optimizer", "proxgen", "--reg", "bin-l1", "--clip", "0"}).clip == 0.0);
