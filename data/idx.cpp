@@ -31,11 +31,20 @@ std::vector<std::int64_t> idx_header(const std::vector<std::uint8_t>& bytes, con
   std::uint32_t got = detail::read_be32(bytes, 0);
   PX_CHECK(got == magic, DataError, "IDX file ", file, " has magic number ", hex(got), ", expected ",
            hex(magic), magic == kImagesMagic ? " (unsigned-byte images, 3 dims)" : " (unsigned-byte labels, 1 dim)");
+  // The dims come from the file and may be anything, so their product is checked against a
+  // bound no file reaches before each multiplication: a corrupt header cannot overflow it.
+  constexpr std::int64_t kMaxPayload = std::int64_t{1} << 62;
   std::vector<std::int64_t> dims;
-  std::int64_t payload = 1;
+  std::string shape;
   for (int d = 0; d < ndim; ++d) {
     dims.push_back(detail::read_be32(bytes, 4 + 4 * d));
-    payload *= dims.back();
+    shape += (d ? " x " : "") + std::to_string(dims.back());
+  }
+  std::int64_t payload = 1;
+  for (std::int64_t dim : dims) {
+    PX_CHECK(dim == 0 || payload <= kMaxPayload / dim, DataError, "corrupt IDX header in ", file, ": dims ",
+             shape, " describe more than 2^62 bytes of data (the file has ", bytes.size(), " bytes)");
+    payload *= dim;
   }
   auto expected = static_cast<std::int64_t>(header) + payload;
   PX_CHECK(static_cast<std::int64_t>(bytes.size()) == expected, DataError, "IDX file ", file,
@@ -95,6 +104,11 @@ DatasetPair load_idx(const std::string& path, const std::string& flavour) {
   PX_CHECK(flavour == "auto" || flavour == "idx" || flavour == "mnist" || flavour == "fashion-mnist",
            ValueError, "load_idx: flavour '", flavour, "', expected auto, idx, mnist or fashion-mnist");
   DatasetPair pair{read_split(path, "train"), read_split(path, "t10k")};
+  // A model is built for the training images' size, so test images of another size must not load.
+  std::int64_t h = pair.train.height(), w = pair.train.width();
+  PX_CHECK(pair.test.height() == h && pair.test.width() == w, DataError, "IDX images in ",
+           find_idx_file(path, "t10k", "images"), " are ", pair.test.width(), "x", pair.test.height(),
+           ", expected ", w, "x", h, " like ", find_idx_file(path, "train", "images"));
   std::int64_t max_label = 0;
   for (Dataset* ds : {&pair.train, &pair.test}) {
     const auto* labels = ds->labels.data<std::int64_t>();

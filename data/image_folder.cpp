@@ -2,6 +2,7 @@
 #include "proxima/data/image_folder.h"
 
 #include <algorithm>
+#include <cstring>
 #include <memory>
 #include <set>
 
@@ -43,6 +44,13 @@ struct ImageInfo {
   int width = 0, height = 0, channels = 0;
   std::string error;
 };
+
+// Why stb failed. A PNG cut inside a chunk's type gets that type cut at its first 0 byte as the
+// reason ("", "I", "IDA" ...), which says nothing; stb's own reasons are all 5 characters or more.
+std::string failure_reason() {
+  const char* reason = stbi_failure_reason();
+  return reason && std::strlen(reason) >= 4 ? reason : "truncated or corrupt image data";
+}
 
 bool hidden(const fs::path& p) { return p.filename().string().starts_with("."); }
 
@@ -91,7 +99,7 @@ std::vector<ImageInfo> read_infos(const std::vector<ImageFile>& files) {
     }
     if (!stbi_info_from_memory(info.bytes.data(), static_cast<int>(info.bytes.size()), &info.width,
                                &info.height, &info.channels))
-      info.error = "cannot decode image " + files[i].path.string() + ": " + stbi_failure_reason();
+      info.error = "cannot decode image " + files[i].path.string() + ": " + failure_reason();
   }
   return infos;
 }
@@ -121,7 +129,7 @@ void decode_all(const std::vector<ImageFile>& files, std::vector<ImageInfo>& inf
     std::vector<std::uint8_t>().swap(infos[i].bytes);
     if (!pixels || w != width || h != height) {
       errors[i] = "cannot decode image " + files[i].path.string() + ": " +
-                  (pixels ? "size changed between passes" : stbi_failure_reason());
+                  (pixels ? "size changed between passes" : failure_reason());
       continue;
     }
     std::uint8_t* out = i < n_train ? train_images + i * channels * plane

@@ -41,7 +41,7 @@ DataLoader::~DataLoader() { stop_worker(); }
 
 std::int64_t DataLoader::batches_per_epoch() const {
   std::int64_t n = dataset_.size(), b = options_.batch_size;
-  return options_.drop_last ? n / b : (n + b - 1) / b;
+  return options_.drop_last ? n / b : n / b + (n % b != 0 ? 1 : 0);  // no n + b - 1: b may be near INT64_MAX
 }
 
 std::vector<std::int64_t> DataLoader::epoch_order(std::int64_t epoch) const {

@@ -28,18 +28,24 @@ Normalization channel_stats(const Dataset& ds) {
 #pragma omp critical
     for (std::size_t k = 0; k < histogram.size(); ++k) histogram[k] += local[k];
   }
+  // A constant channel (say, always 0) is legitimate data, but its std is 0 and cannot divide:
+  // it gets std 1, so that normalising maps it to 0. Constant is tested exactly (one byte value
+  // used), since the formula below can leave rounding noise (up to ~1e-8) for a constant channel,
+  // and dividing by that would turn it into float32 garbage instead of 0.
   Normalization stats;
   double count = static_cast<double>(n * plane);
   for (std::int64_t c = 0; c < channels; ++c) {
     double sum = 0, sum_sq = 0;
+    int values = 0;
     for (int v = 0; v < 256; ++v) {
       double value = v / 255.0, times = static_cast<double>(histogram[c * 256 + v]);
       sum += times * value;
       sum_sq += times * value * value;
+      values += times > 0;
     }
     double mean = sum / count;
     stats.mean.push_back(mean);
-    stats.std.push_back(std::sqrt(std::max(0.0, sum_sq / count - mean * mean)));
+    stats.std.push_back(values == 1 ? 1.0 : std::sqrt(std::max(0.0, sum_sq / count - mean * mean)));
   }
   return stats;
 }

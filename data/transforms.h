@@ -23,7 +23,8 @@ struct Normalization {
   std::vector<double> mean, std;
 };
 
-// Exact per-channel mean and population standard deviation of a dataset's pixels / 255.
+// Exact per-channel mean and population standard deviation of a dataset's pixels / 255, except
+// that a constant channel (std 0) gets std 1: normalised with these values it becomes 0.
 Normalization channel_stats(const Dataset& ds);
 
 // The random choices for one sample, a pure function of (seed, epoch, index) through Philox

@@ -16,13 +16,13 @@ namespace {
 
 constexpr std::int64_t kH = 4, kW = 3;  // non-square, so a transposition shows
 
-std::vector<std::uint8_t> idx_images(std::int64_t first, std::int64_t n, std::uint32_t magic = 0x803) {
+std::vector<std::uint8_t> idx_images(std::int64_t first, std::int64_t n, std::uint32_t magic = 0x803,
+                                     std::int64_t h = kH, std::int64_t w = kW) {
   std::vector<std::uint8_t> bytes;
-  for (std::uint32_t v : {magic, static_cast<std::uint32_t>(n), std::uint32_t{kH}, std::uint32_t{kW}})
-    append_be32(bytes, v);
+  for (std::int64_t v : {std::int64_t{magic}, n, h, w}) append_be32(bytes, static_cast<std::uint32_t>(v));
   for (std::int64_t i = first; i < first + n; ++i)
-    for (std::int64_t y = 0; y < kH; ++y)
-      for (std::int64_t x = 0; x < kW; ++x) bytes.push_back(pixel_code(i, 0, y, x));
+    for (std::int64_t y = 0; y < h; ++y)
+      for (std::int64_t x = 0; x < w; ++x) bytes.push_back(pixel_code(i, 0, y, x));
   return bytes;
 }
 
@@ -136,6 +136,43 @@ TEST_CASE("idx: wrong magic, truncated data, mismatched counts, missing files, c
   write_file(labels / "train-labels-idx1-ubyte", big);
   CHECK(contains(data_error_of([&] { load_idx(labels.str(), "mnist"); }), "200"));
   CHECK(load_idx(labels.str(), "idx").train.classes.size() == 201);  // generic IDX: numbered classes
+}
+
+TEST_CASE("idx: test images of another size than the training images, named with both files") {
+  TempDir tmp;
+  write_idx(tmp.path(), false);
+  write_file(tmp / "t10k-images-idx3-ubyte", idx_images(1000, 3, 0x803, 2, 2));
+  std::string msg = data_error_of([&] { load_idx(tmp.str()); });
+  CHECK(contains(msg, "t10k-images-idx3-ubyte"));
+  CHECK(contains(msg, "train-images-idx3-ubyte"));
+  CHECK(contains(msg, "2x2"));
+  CHECK(contains(msg, std::to_string(kW) + "x" + std::to_string(kH)));
+}
+
+TEST_CASE("idx: a header whose dims overflow int64 is corrupt, not a wrapped size") {
+  TempDir tmp;
+  write_idx(tmp.path(), false);
+  // 1009 * 92205649 * 198276401 = 2^64 + 625: wrapped, it matched this 641-byte file.
+  std::vector<std::uint8_t> bytes;
+  for (std::uint32_t v : {0x803u, 1009u, 92205649u, 198276401u}) append_be32(bytes, v);
+  bytes.resize(641, 7);
+  write_file(tmp / "train-images-idx3-ubyte", bytes);
+  std::string msg = data_error_of([&] { load_idx(tmp.str()); });
+  CHECK(contains(msg, "corrupt IDX header in " + (tmp / "train-images-idx3-ubyte").string()));
+  CHECK(contains(msg, "1009 x 92205649 x 198276401"));
+
+  bytes.resize(16);  // the largest dims: 2^96 bytes
+  for (std::size_t k = 4; k < 16; ++k) bytes[k] = 0xFF;
+  write_file(tmp / "train-images-idx3-ubyte", bytes);
+  CHECK(contains(data_error_of([&] { load_idx(tmp.str()); }), "corrupt IDX header"));
+
+  bytes.clear();  // large dims that do not overflow: the size check names the size they need
+  for (std::uint32_t v : {0x803u, 6u, 65536u, 65536u}) append_be32(bytes, v);
+  bytes.resize(100, 7);
+  write_file(tmp / "train-images-idx3-ubyte", bytes);
+  msg = data_error_of([&] { load_idx(tmp.str()); });
+  CHECK(contains(msg, "has 100 bytes"));
+  CHECK(contains(msg, std::to_string(16 + 6 * 65536LL * 65536)));
 }
 
 TEST_CASE("idx: the real Fashion-MNIST (skipped when dataset-fashion-mnist is not installed)") {

@@ -153,6 +153,17 @@ TEST_CASE("image folder: corrupt, truncated and wrong-sized files, missing or mi
   msg = data_error_of([&] { load_image_folder(tmp.str()); });
   CHECK(contains(msg, (tmp / "test/dog/big.png").string()));
   fs::remove(tmp / "test/dog/big.png");
+  // Cut right after the IHDR chunk (33 bytes) or inside the next chunk's type: stb's reason is
+  // "" or "I", so the message says what is wrong instead.
+  for (std::size_t size : {33u, 38u}) {
+    CAPTURE(size);
+    write_png(tmp / "test/dog/cut.png", 50);
+    truncate_file(tmp / "test/dog/cut.png", read_file(tmp / "test/dog/cut.png").size() - size);
+    msg = data_error_of([&] { load_image_folder(tmp.str()); });
+    CHECK(msg == "cannot decode image " + (tmp / "test/dog/cut.png").string() +
+                     ": truncated or corrupt image data");
+  }
+  fs::remove(tmp / "test/dog/cut.png");
 
   write_png(tmp / "train/dog/z.png", 30, 3, 3, 3);
   msg = data_error_of([&] { load_image_folder(tmp.str()); });

@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <limits>
 #include <random>
 #include <set>
 
@@ -102,6 +103,19 @@ TEST_CASE("loader: same seed same batches, prefetch on or off - epochs and seeds
   CHECK(order_of(run_epoch(ordered, 5)) == identity);
 }
 
+TEST_CASE("loader: a batch size larger than the set is one batch, up to INT64_MAX") {
+  Dataset ds = coded_dataset(37, 2, 4, 3, 4);
+  for (std::int64_t batch : {std::int64_t{38}, std::int64_t{1} << 62, std::numeric_limits<std::int64_t>::max()}) {
+    CAPTURE(batch);
+    DataLoader loader(ds, LoaderOptions{.batch_size = batch, .augment = kAugment});
+    CHECK(loader.batches_per_epoch() == 1);  // n + b - 1 overflowed at INT64_MAX: 0 batches
+    const std::vector<Batch> epoch = run_epoch(loader, 0);
+    REQUIRE(epoch.size() == 1);
+    CHECK(epoch[0].y.numel() == 37);
+    CHECK(DataLoader(ds, LoaderOptions{.batch_size = batch, .drop_last = true}).batches_per_epoch() == 0);
+  }
+}
+
 TEST_CASE("loader: drop_last, resume mid-epoch, abandoned epochs, destruction mid-epoch") {
   Dataset ds = coded_dataset(37, 2, 4, 3, 4);
   for (bool drop_last : {false, true})
@@ -186,6 +200,28 @@ TEST_CASE("loader: given and default normalisation, normalize off") {
     worst = std::max(worst, std::abs(s.x.data<float>()[e] - (p - norm.mean[c]) / norm.std[c]));
   }
   CHECK(worst < 1e-5);
+}
+
+TEST_CASE("loader: a constant channel (std 0) gets std 1 and normalises to 0") {
+  Dataset ds = coded_dataset(12, 3, 3, 4, 2);
+  auto* img = ds.images.data<std::uint8_t>();
+  for (std::int64_t e = 0; e < ds.images.numel(); ++e) {
+    std::int64_t c = (e / 12) % 3;
+    if (c < 2) img[e] = c == 0 ? 0 : 128;  // channel 0 always 0, channel 1 always 128
+  }
+  Normalization norm = channel_stats(ds);
+  CHECK(norm.std == std::vector<double>{1.0, 1.0, norm.std[2]});
+  CHECK(norm.std[2] > 0.1);  // a varying channel keeps its std
+  CHECK(norm.mean[1] == doctest::Approx(128 / 255.0).epsilon(1e-12));
+  DataLoader loader(ds, {.batch_size = 12, .shuffle = false, .prefetch = 0});
+  CHECK(loader.normalization().std == norm.std);
+  Batch b;
+  loader.start_epoch(0);
+  REQUIRE(loader.next(b));
+  double worst = 0;
+  for (std::int64_t e = 0; e < b.x.numel(); ++e)
+    if ((e / 12) % 3 < 2) worst = std::max(worst, std::abs(static_cast<double>(b.x.data<float>()[e])));
+  CHECK(worst < 1e-6);
 }
 
 TEST_CASE("loader: speed of CIFAR-sized batches of 128 with crop, flip and normalisation") {
