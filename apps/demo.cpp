@@ -5,6 +5,9 @@
 //   model    logits = linear(relu(linear(relu(linear(x, W1, b1)), W2, b2)), W3, b3)
 //   loss     cross-entropy, averaged over a mini-batch of 30 points
 //   update   v <- momentum * v + grad;  p <- p - lr * v   (written here with px::ops)
+//
+// Exit codes: 0 done, 2 a bad flag (one line "demo: error: ..." naming it) or a loss that became
+// NaN or inf (the message names the epoch), 1 internal error.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -17,6 +20,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "common/cli_parse.h"
 #include "proxima/proxima.h"
 
 namespace {
@@ -139,7 +143,7 @@ int train(const Options& opt) {
       if (!std::isfinite(value)) {
         std::fprintf(stderr, "demo: error: the loss became %g at epoch %d (learning rate %g is "
                      "probably too large; try a smaller --lr)\n", value, epoch, opt.lr);
-        return 2;
+        return 3;  // divergence: exit 3, as train_cifar and lasso
       }
       sgd.zero_grad();
       px::backward(loss);
@@ -178,14 +182,27 @@ const CLI::Validator kPositive(
 
 int main(int argc, char** argv) {
   Options opt;
-  CLI::App app{"proxima demo: an MLP learns three 2-D spirals (seeded, generated in code)"};
-  app.add_option("--epochs", opt.epochs, "passes over the 300 points")->check(CLI::Range(1, 1000000));
+  CLI::App app{"proxima demo: an MLP learns three 2-D spirals (seeded, generated in code)", "demo"};
+  app.add_option("--epochs", opt.epochs, "passes over the 300 points")
+      ->check(px::apps::integer_of<int>())
+      ->check(CLI::Range(1, 1000000));
   app.add_option("--lr", opt.lr, "learning rate")->check(kPositive);
   app.add_option("--momentum", opt.momentum, "momentum coefficient")->check(CLI::Range(0.0, 0.999999));
-  app.add_option("--seed", opt.seed, "seed of the data, the initialisation and the shuffling");
+  app.add_option("--seed", opt.seed, "seed of the data, the initialisation and the shuffling (0 to 2^64 - 1)")
+      ->check(px::apps::integer_of<std::uint64_t>());
   app.add_option("--log-every", opt.log_every, "print loss and accuracy every N epochs")
+      ->check(px::apps::integer_of<int>())
       ->check(CLI::Range(1, 1000000));
-  CLI11_PARSE(app, argc, argv);
+  std::string message;
+  const int parsed = px::apps::parse_cli(app, argc, argv, message, [] {});
+  if (parsed == 0) {
+    std::fputs(message.c_str(), stdout);
+    return 0;
+  }
+  if (parsed > 0) {
+    std::fprintf(stderr, "demo: error: %s (see demo --help)\n", message.c_str());
+    return parsed;
+  }
   try {
     return train(opt);
   } catch (const std::exception& e) {

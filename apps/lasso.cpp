@@ -16,7 +16,9 @@
 //   ./lasso --batch 0                                # full-batch gradients for every method
 //   ./lasso --help
 //
-// Exit codes: 0 done, 2 bad flags or values (one line naming the flag), 1 internal error.
+// Exit codes: 0 done, 2 bad flags or values or an unusable --out/--json (one line naming the flag,
+// checked before the study runs), 3 a method diverged (F(beta) not finite; one line per run, the
+// other runs' results and the plots are still written), 1 internal error.
 #include <iostream>
 
 #include "common/lasso_cli.h"

@@ -32,13 +32,21 @@ int parse_lasso_args(int argc, const char* const* argv, LassoConfig& config, std
 // Checks what the flag parser cannot; px::ValueError naming the flag, the value and what is expected.
 void validate_lasso_config(const LassoConfig& config);
 
-// Builds the problem, runs every method from every initialisation, prints the progress lines
-// and the table to `out`, and writes the JSON and the plots. Returns the JSON it wrote (or
-// would have written).
-std::string run_lasso_study(const LassoConfig& config, std::ostream& out);
+struct LassoStudy {
+  std::string json;                   // the JSON written (or that would have been)
+  std::vector<std::string> diverged;  // one line per diverged run: method, init, iteration, what to lower
+};
 
-// The whole program: parse, run, report. Returns the exit code (0 ok, 2 bad flags, 1 internal
-// error); errors are printed as one line "lasso: error: ..." to `err`.
+// Creates the output folders (px::ValueError naming --out or --json when that fails) and checks
+// that the data and the random start give a finite F (px::ValueError naming --noise or
+// --init-scale), then builds the problem, runs every method from every initialisation, prints
+// the progress lines and the table to `out`, and writes the JSON and the plots, diverged runs
+// included (marked, see lasso_record_json).
+LassoStudy run_lasso_study(const LassoConfig& config, std::ostream& out);
+
+// The whole program: parse, run, report. Returns the exit code (0 ok, 2 bad flags, values or
+// output paths, 3 a method diverged, 1 internal error); errors are printed as one line
+// "lasso: error: ..." to `err` (one line per diverged run).
 int lasso_main(int argc, const char* const* argv, std::ostream& out, std::ostream& err);
 
 }  // namespace px::apps

@@ -13,11 +13,17 @@
 namespace px::apps {
 namespace {
 
+// ||a - b||, scaled by the largest |a_i - b_i| so that the squares cannot overflow.
 double distance(const std::vector<double>& a, const std::vector<double>& b) {
-  double s = 0;
-  for (std::size_t i = 0; i < a.size(); ++i) s += (a[i] - b[i]) * (a[i] - b[i]);
-  return std::sqrt(s);
+  double scale = 0, s = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) scale = std::max(scale, std::fabs(a[i] - b[i]));
+  if (scale == 0 || !std::isfinite(scale)) return scale;
+  for (std::size_t i = 0; i < a.size(); ++i) s += ((a[i] - b[i]) / scale) * ((a[i] - b[i]) / scale);
+  return scale * std::sqrt(s);
 }
+
+// The first n values of v.
+std::vector<double> head(const std::vector<double>& v, std::size_t n) { return {v.begin(), v.begin() + n}; }
 
 std::string run_label(const LassoRun& run) { return run.method + " (" + run.init + " init)"; }
 
@@ -26,6 +32,7 @@ std::string run_label(const LassoRun& run) { return run.method + " (" + run.init
 LassoRecord make_lasso_record(const LassoProblem& problem, const FistaReference& reference, const LassoRun& run) {
   LassoRecord r;
   r.run = &run;
+  if (run.diverged) return r;
   r.objective = lasso_objective(problem, run.beta);
   r.gap = r.objective - reference.objective;
   const std::vector<double> b = run.beta.contiguous().to_vector<double>();
@@ -39,6 +46,19 @@ LassoRecord make_lasso_record(const LassoProblem& problem, const FistaReference&
   return r;
 }
 
+std::string lasso_divergence(const LassoRun& run) {
+  const std::size_t n = run.curve_objective.size();
+  char text[160];
+  std::snprintf(text, sizeof text, "F(beta) is %g at iteration %lld", run.curve_objective.back(),
+                static_cast<long long>(run.iterations));
+  std::string out = text;
+  if (n >= 2) {
+    std::snprintf(text, sizeof text, " (finite at iteration %.0f)", run.curve_iters[n - 2]);
+    out += text;
+  }
+  return out;
+}
+
 std::string format_lasso_table(const LassoProblem& problem, const std::vector<LassoRecord>& records) {
   std::string out;
   char line[256];
@@ -46,8 +66,16 @@ std::string format_lasso_table(const LassoProblem& problem, const std::vector<La
                 "objective", "F-F*", "rel_err", "kkt", "supp", "prec", "recall", "zeros", "|b|<1e-3", "sec");
   out += line;
   for (const LassoRecord& r : records) {
-    std::snprintf(line, sizeof line, "%-13s %-6s %12.8f %10.2e %9.2e %9.2e %6lld %7.3f %6.3f %8lld %8lld %7.2f\n",
-                  r.run->method.c_str(), r.run->init.c_str(), r.objective, r.gap, r.relative_error, r.kkt,
+    if (r.run->diverged) {
+      std::snprintf(line, sizeof line, "%-13s %-6s diverged: %s\n", r.run->method.c_str(), r.run->init.c_str(),
+                    lasso_divergence(*r.run).c_str());
+      out += line;
+      continue;
+    }
+    char objective[32];  // fixed point unless huge (a far random start), which would overflow the line
+    std::snprintf(objective, sizeof objective, std::fabs(r.objective) < 1e4 ? "%12.8f" : "%12.4e", r.objective);
+    std::snprintf(line, sizeof line, "%-13s %-6s %s %10.2e %9.2e %9.2e %6lld %7.3f %6.3f %8lld %8lld %7.2f\n",
+                  r.run->method.c_str(), r.run->init.c_str(), objective, r.gap, r.relative_error, r.kkt,
                   static_cast<long long>(r.support.estimated), r.support.precision, r.support.recall,
                   static_cast<long long>(r.support.exact_zeros), static_cast<long long>(r.small), r.run->seconds);
     out += line;
@@ -62,8 +90,22 @@ std::string format_lasso_table(const LassoProblem& problem, const std::vector<La
 
 nlohmann::json lasso_record_json(const LassoRecord& r) {
   const LassoRun& run = *r.run;
+  if (run.diverged) {
+    const std::size_t finite = run.curve_objective.size() - 1;  // the last point is the non-finite one
+    return {{"method", run.method},
+            {"init", run.init},
+            {"status", "diverged"},
+            {"diverged_at_iteration", run.iterations},
+            {"iterations", run.iterations},
+            {"seconds", run.seconds},
+            {"objective_curve",
+             {{"iterations", head(run.curve_iters, finite)},
+              {"objective", head(run.curve_objective, finite)},
+              {"exact_zeros", head(run.curve_zeros, finite)}}}};
+  }
   return {{"method", run.method},
           {"init", run.init},
+          {"status", "ok"},
           {"objective", r.objective},
           {"objective_gap", r.gap},
           {"relative_error_to_fista", r.relative_error},

@@ -13,7 +13,8 @@
 
 namespace px::apps {
 
-// What the study reports about one run (method x initialisation).
+// What the study reports about one run (method x initialisation). For a diverged run only
+// `run` is set: its numbers would not be finite.
 struct LassoRecord {
   const LassoRun* run = nullptr;
   double objective = 0;        // F(beta) at the final iterate
@@ -26,12 +27,17 @@ struct LassoRecord {
 
 LassoRecord make_lasso_record(const LassoProblem& problem, const FistaReference& reference, const LassoRun& run);
 
+// How a diverged run failed: "F(beta) is inf at iteration 40 (finite at iteration 20)".
+std::string lasso_divergence(const LassoRun& run);
+
 // The table printed by apps/lasso, one line per record, with a header line.
 std::string format_lasso_table(const LassoProblem& problem, const std::vector<LassoRecord>& records);
 
-// The JSON record of one run. Keys: method, init, objective, objective_gap, relative_error_to_fista,
-// kkt_violation, support_precision, support_recall, support_size, exact_zeros, abs_lt_1e-3,
-// iterations, seconds, objective_curve {iterations: [...], objective: [...], exact_zeros: [...]}.
+// The JSON record of one run. Keys: method, init, status ("ok"), objective, objective_gap,
+// relative_error_to_fista, kkt_violation, support_precision, support_recall, support_size,
+// exact_zeros, abs_lt_1e-3, iterations, seconds, objective_curve {iterations: [...], objective:
+// [...], exact_zeros: [...]}. A diverged run has status "diverged", diverged_at_iteration, no
+// final metrics, and its objective_curve up to the last finite point: every number is finite.
 nlohmann::json lasso_record_json(const LassoRecord& record);
 
 // The whole result: {"objective": the formula, "problem": {n, p, k, noise, lambda, seed, support,

@@ -22,8 +22,9 @@ namespace {
 
 using optim::prox::make_regularizer;
 
-// Records F(beta) and the tracked coordinates at iteration `it`.
-void record(const LassoProblem& problem, const LassoSolverSettings& s, std::int64_t it, const Tensor& beta,
+// Records F(beta) and the tracked coordinates at iteration `it`. Returns false, marking the run
+// diverged at `it`, when F(beta) is not finite.
+bool record(const LassoProblem& problem, const LassoSolverSettings& s, std::int64_t it, const Tensor& beta,
             LassoRun& run) {
   run.curve_iters.push_back(static_cast<double>(it));
   run.curve_objective.push_back(lasso_objective(problem, beta));
@@ -31,6 +32,10 @@ void record(const LassoProblem& problem, const LassoSolverSettings& s, std::int6
   run.curve_zeros.push_back(static_cast<double>(std::count(b.begin(), b.end(), 0.0)));
   run.paths.resize(s.tracked.size());
   for (std::size_t j = 0; j < s.tracked.size(); ++j) run.paths[j].push_back(b.at(s.tracked[j]));
+  if (std::isfinite(run.curve_objective.back())) return true;
+  run.diverged = true;
+  run.iterations = it;
+  return false;
 }
 
 bool should_record(const LassoSolverSettings& s, std::int64_t it) {
@@ -111,7 +116,7 @@ void run_stochastic(const LassoProblem& problem, const std::string& method, cons
     beta.set_grad(sampler.full() ? lasso_gradient(problem, beta)
                                  : lasso_minibatch_gradient(problem, beta, sampler.next()));
     optimizer->step();
-    if (should_record(s, it)) record(problem, s, it, beta, run);
+    if (should_record(s, it) && !record(problem, s, it, beta, run)) break;
   }
   beta.zero_grad();
 }
@@ -128,7 +133,7 @@ void run_fista(const LassoProblem& problem, const LassoSolverSettings& s, LassoR
     y = ops::add(next, ops::mul(ops::sub(next, x), (t - 1) / t_next));
     x = next;
     t = t_next;
-    if (should_record(s, it)) record(problem, s, it, x, run);
+    if (should_record(s, it) && !record(problem, s, it, x, run)) break;
   }
   run.beta = x;
 }
@@ -168,11 +173,11 @@ LassoRun run_lasso_method(const LassoProblem& problem, const std::string& method
   run.init = init;
   run.iterations = settings.iters;
   run.beta = lasso_initial_beta(problem.spec.p, init, settings.seed, settings.init_scale);
-  record(problem, settings, 0, run.beta, run);
+  const bool started = record(problem, settings, 0, run.beta, run);  // false: F is not finite at the start
   const auto start = std::chrono::steady_clock::now();
-  if (method == "fista") {
+  if (started && method == "fista") {
     run_fista(problem, settings, run);
-  } else {
+  } else if (started) {
     run_stochastic(problem, method, settings, run);
   }
   run.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

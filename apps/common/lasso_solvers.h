@@ -43,11 +43,14 @@ struct LassoSolverSettings {
   std::vector<std::int64_t> tracked;  // coordinates whose paths are recorded
 };
 
-// One method's run from one initialisation.
+// One method's run from one initialisation. A run diverges when F(beta) is not finite at a
+// recorded iteration (every log_every steps, the start and the last step); it stops there, and
+// that non-finite value is the curve's last point.
 struct LassoRun {
   std::string method, init;
   Tensor beta;                      // the final iterate
-  std::int64_t iterations = 0;
+  std::int64_t iterations = 0;      // steps run (fewer than settings.iters when diverged)
+  bool diverged = false;
   double seconds = 0;
   std::vector<double> curve_iters;  // iterations where the curve and the paths were recorded (0 first)
   std::vector<double> curve_objective;             // F(beta) at those iterations (full data)
@@ -60,7 +63,7 @@ struct LassoRun {
 Tensor lasso_initial_beta(std::int64_t p, const std::string& init, std::uint64_t seed, double scale = 0.1);
 
 // Runs `method` (one of lasso_method_names) from `init`; ValueError for an unknown name.
-// "fista" ignores batch, lr and schedule.
+// "fista" ignores batch, lr and schedule. A diverged run is returned, not thrown (run.diverged).
 LassoRun run_lasso_method(const LassoProblem& problem, const std::string& method, const std::string& init,
                           const LassoSolverSettings& settings);
 

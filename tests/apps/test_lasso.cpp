@@ -1,13 +1,18 @@
 // apps/lasso: the problem generator, FISTA's optimum (KKT), ProxGen's support recovery and exact
-// zeros from both initialisations, the JSON records, the plots, and flag errors (exit code 2).
+// zeros from both initialisations, the JSON records, the plots, flag and path errors (exit code 2)
+// and divergence (exit code 3).
 #include "temp_dir.h"
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/lasso_cli.h"
@@ -185,6 +190,7 @@ TEST_CASE("lasso JSON: one record per method and init with the required fields, 
   const auto j = nlohmann::json::parse(read_text_file(dir.file("lasso.json")));
   REQUIRE(j.at("runs").size() == 5);  // fista (zero), proxgen x 2, proxsgd x 2
   for (const auto& r : j.at("runs")) {
+    CHECK(r.at("status") == "ok");
     for (const char* key : {"method", "init", "objective", "support_precision", "support_recall", "exact_zeros",
                             "iterations", "seconds", "objective_curve"}) {
       CHECK_MESSAGE(r.contains(key), key);
@@ -228,4 +234,105 @@ TEST_CASE("lasso flags: bad values give exit code 2 and a message naming the fla
   std::string out, err;
   CHECK(run_main({"--help"}, out, err) == 0);
   CHECK(out.find("--lambda") != std::string::npos);
+}
+
+TEST_CASE("lasso divergence: names the method, init and iteration, exits 3, and lasso.json holds no null") {
+  OneThread one;
+  test_support::TempDir dir("px_lasso");
+  std::string out, err;
+  const int code = run_main({"--n", "50", "--p", "40", "--k", "3", "--iters", "200", "--log-every", "50", "--batch",
+                             "10", "--lr", "1e300", "--methods", "fista,subgrad-adam", "--out", dir.str(), "--quiet"},
+                            out, err);
+  INFO(out, err);
+  CHECK(code == 3);
+  CHECK(err.find("lasso: error: subgrad-adam (zero init) diverged: F(beta) is nan at iteration ") == 0);
+  CHECK(err.find("subgrad-adam (random init) diverged") != std::string::npos);
+  CHECK(err.find("try a smaller --lr") != std::string::npos);
+  CHECK(out.find("diverged") != std::string::npos);  // the table says so too
+  const std::string text = read_text_file(dir.file("lasso.json"));
+  CHECK(text.find("null") == std::string::npos);
+  const auto j = nlohmann::json::parse(text);
+  REQUIRE(j.at("runs").size() == 3);
+  CHECK(j.at("runs")[0].at("status") == "ok");  // fista's results are kept
+  CHECK(j.at("runs")[0].at("objective").is_number());
+  for (int i : {1, 2}) {
+    const auto& r = j.at("runs")[i];
+    CHECK(r.at("status") == "diverged");
+    CHECK(r.at("diverged_at_iteration").get<std::int64_t>() >= 0);
+    CHECK_FALSE(r.contains("objective"));
+    for (const auto& f : r.at("objective_curve").at("objective")) CHECK(std::isfinite(f.get<double>()));
+  }
+  CHECK(read_text_file(dir.file("objective.svg")).find("</svg>") != std::string::npos);
+}
+
+TEST_CASE("lasso data: a --noise or --init-scale that makes F non-finite is refused before the study") {
+  test_support::TempDir dir("px_lasso");
+  for (const auto& [flag, value] : {std::pair{"--noise", "1e300"}, {"--init-scale", "1e300"}, {"--noise", "1e308"}}) {
+    INFO(flag, " ", value);
+    std::string out, err;
+    CHECK(run_main({"--n", "50", "--p", "40", "--k", "3", "--iters", "20", flag, value, "--json", dir.file("r.json")},
+                   out, err) == 2);
+    CHECK(err.find(std::string("lasso: error: ") + flag + " 1e+30") == 0);
+    CHECK(err.find("finite") != std::string::npos);
+    CHECK(out.empty());
+    CHECK_FALSE(std::filesystem::exists(dir.file("r.json")));
+  }
+}
+
+TEST_CASE("lasso flags: integers that overflow or wrap and values past the documented bounds are refused") {
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases{
+      {{"--iters", "99999999999999999999"}, "--iters"},  // CLI11 alone clamps it to INT64_MAX (a hang)
+      {{"--iters", "1000000001"}, "--iters"},            // over 1e9
+      {{"--iters", "1000000000"}, "--log-every"},        // 5e7 records at --log-every 20
+      {{"--seed", "-1"}, "--seed"},                      // CLI11 alone wraps it to 2^64 - 1
+      {{"--n", "99999999999999999999"}, "--n"},
+      {{"--n", "100000", "--p", "100000"}, "--n x --p"},
+      {{"--off-support", "-99999999999999999999"}, "--off-support"},
+      {{"--threads", "99999999999"}, "--threads"},
+      {{"--threads", "5000"}, "--threads"}};
+  for (const auto& [args, needle] : cases) {
+    INFO(args[0], " ", args[1]);
+    std::vector<const char*> argv{"lasso"};
+    for (const std::string& a : args) argv.push_back(a.c_str());
+    LassoConfig config;
+    std::string message;
+    CHECK(parse_lasso_args(static_cast<int>(argv.size()), argv.data(), config, message) == 2);
+    CHECK(message.find(needle) != std::string::npos);
+    CHECK(message.find('\n') == std::string::npos);
+  }
+  LassoConfig config;
+  std::string message;
+  const char* largest[] = {"lasso", "--iters", "1000000000", "--log-every", "10000", "--seed", "18446744073709551615"};
+  CHECK(parse_lasso_args(7, largest, config, message) == -1);
+  CHECK(config.problem.seed == 18446744073709551615ull);
+}
+
+TEST_CASE("lasso --out and --json: an unusable path is refused before the study, naming it") {
+  test_support::TempDir dir("px_lasso");
+  write_text_file_atomic(dir.file("f"), "a file\n");
+  const std::string bad = (dir / "f" / "sub").string();
+  for (const std::vector<std::string>& flags : {std::vector<std::string>{"--out", bad},
+                                                {"--json", (dir / "f" / "sub" / "r.json").string()},
+                                                {"--json", dir.str()}}) {
+    INFO(flags[0], " ", flags[1]);
+    std::string out, err;
+    CHECK(run_main({"--n", "50", "--p", "40", "--k", "3", "--iters", "20", flags[0], flags[1]}, out, err) == 2);
+    CHECK(err.find("lasso: error: " + flags[0] + " " + flags[1] + ": ") == 0);
+    CHECK(std::count(err.begin(), err.end(), '\n') == 1);
+    CHECK(out.empty());  // nothing ran
+  }
+  CHECK(read_text_file(dir.file("f")) == "a file\n");
+}
+
+TEST_CASE("lasso --seed: also draws the random initialisation") {
+  OneThread one;
+  test_support::TempDir dir("px_lasso");
+  std::string out, err;
+  REQUIRE(run_main({"--n", "30", "--p", "20", "--k", "2", "--iters", "1", "--seed", "7", "--methods", "proxgen",
+                    "--inits", "random", "--json", dir.file("r.json")},
+                   out, err) == 0);
+  const auto j = nlohmann::json::parse(read_text_file(dir.file("r.json")));
+  const LassoProblem pr = make_lasso_problem({.n = 30, .p = 20, .k = 2, .seed = 7});
+  const double start = j.at("runs")[0].at("objective_curve").at("objective")[0].get<double>();
+  CHECK(start == doctest::Approx(lasso_objective(pr, lasso_initial_beta(20, "random", 7))).epsilon(1e-12));
 }

@@ -1,12 +1,16 @@
-// metrics.csv round trips and parse errors; SVG plots: well-formed, one path per series, nice ticks, NaNs.
+// metrics.csv round trips and parse errors; SVG plots: well-formed, one path per series, nice ticks, NaNs;
+// the plot program's errors (run as a process).
 #include "temp_dir.h"
 #include <doctest/doctest.h>
 
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <bit>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -140,6 +144,31 @@ void check_nice_labels(const std::vector<std::string>& labels) {
   CHECK(is_nice_step(step));
   for (std::size_t i = 1; i < values.size(); ++i) CHECK(std::abs(values[i] - values[i - 1] - step) < step * 1e-6);
   for (double v : values) CHECK(std::abs(v / step - std::round(v / step)) < 1e-6);
+}
+
+struct Ran {
+  int code = -1;
+  std::string out, err;
+};
+
+// Runs build/apps/plot with `args` (no single quotes in them), its output kept in `dir`.
+Ran run_plot(const std::vector<std::string>& args, const TempDir& dir) {
+  std::string command = std::string(PX_APPS_DIR) + "/plot";
+  for (const std::string& a : args) command += " '" + a + "'";
+  command += " >" + dir.file("plot.out") + " 2>" + dir.file("plot.err");
+  const int status = std::system(command.c_str());
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, read_text_file(dir.file("plot.out")),
+          read_text_file(dir.file("plot.err"))};
+}
+
+// A run directory `dir`/a with a 3-epoch metrics.csv; returns its path.
+fs::path make_run(const TempDir& dir) {
+  const fs::path run = dir.path() / "a";
+  fs::create_directories(run);
+  std::vector<MetricsRow> rows;
+  for (int e = 1; e <= 3; ++e) rows.push_back({.epoch = e, .train_loss = 1.0 / e, .test_acc = 0.3 * e});
+  write_metrics_csv((run / "metrics.csv").string(), rows);
+  return run;
 }
 
 }  // namespace
@@ -331,4 +360,45 @@ TEST_CASE("run plots: write_run_plots and metric_series read a run's metrics.csv
   CHECK_THROWS_WITH_AS(metric_series({run.string()}, {"nope"}), doctest::Contains("no column 'nope'"), ValueError);
   CHECK_THROWS_AS(metric_series({(dir.path() / "missing").string()}, {"test_acc"}), ValueError);
   CHECK_THROWS_AS(write_run_plots((dir.path() / "missing").string()), ValueError);
+}
+
+TEST_CASE("plot program: an --out that is one of its inputs is refused and the input kept") {
+  TempDir dir("px_plot");
+  const fs::path run = make_run(dir);
+  const std::string csv = (run / "metrics.csv").string(), before = read_text_file(csv);
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{run.string(), "--out", csv},
+        {csv, "--out", (run / ".." / "a" / "metrics.csv").string()},
+        {(dir.path() / "." / "a").string(), run.string(), "--metrics", "test_acc,train_loss", "--out", csv}}) {
+    INFO(args[0], " ", args.back());
+    const Ran r = run_plot(args, dir);
+    CHECK(r.code == 2);
+    CHECK(r.err.find("plot: error: --out " + args.back() + ": is the input ") == 0);
+    CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+    CHECK(read_text_file(csv) == before);
+  }
+  const Ran ok = run_plot({run.string(), "--out", dir.file("acc.svg")}, dir);
+  CHECK(ok.code == 0);
+  check_well_formed(read_text_file(dir.file("acc.svg")));
+}
+
+TEST_CASE("plot program: an empty metric list or name is refused, naming the flag") {
+  TempDir dir("px_plot");
+  const fs::path run = make_run(dir);
+  for (const std::vector<std::string>& args : {std::vector<std::string>{"--metrics", ",,"},
+                                               {"--metrics", "test_acc,,train_loss"},
+                                               {"--metrics", "test_acc,"},
+                                               {"--metrics", ""},
+                                               {"--metric", ""}}) {
+    INFO(args[0], " '", args[1], "'");
+    const Ran r = run_plot({run.string(), args[0], args[1], "--out", dir.file("x.svg")}, dir);
+    CHECK(r.code == 2);
+    CHECK(r.err.find("plot: error: " + args[0] + " '" + args[1] + "': ") == 0);
+    CHECK(r.err.find("expected") != std::string::npos);
+    CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+    CHECK_FALSE(fs::exists(dir.file("x.svg")));
+  }
+  const Ran two = run_plot({run.string(), "--metrics", "test_acc,train_loss", "--out", dir.file("x.svg")}, dir);
+  CHECK(two.code == 0);
+  CHECK(two.out.find("(2 series)") != std::string::npos);
 }
