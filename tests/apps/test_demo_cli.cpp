@@ -1,37 +1,21 @@
 // apps/demo's command line, run as a process: a bad flag gives one line "demo: error: ..." naming
 // it and exit status 2, a diverging loss exit status 3, as in lasso, plot and train_cifar.
+#include "apps/run_program.h"
 #include "temp_dir.h"
 #include <doctest/doctest.h>
 
-#include <sys/wait.h>
-
 #include <algorithm>
-#include <cstdlib>
 #include <string>
 #include <utility>
 #include <vector>
 
-#include "common/text_file.h"
-
-using px::apps::read_text_file;
+using px::test_support::Ran;
 using px::test_support::TempDir;
+using px::test_support::run_program;
 
 namespace {
 
-struct Ran {
-  int code = -1;
-  std::string out, err;
-};
-
-// Runs build/apps/demo with `args` (no single quotes in them), its output kept in `dir`.
-Ran run_demo(const std::vector<std::string>& args, const TempDir& dir) {
-  std::string command = std::string(PX_APPS_DIR) + "/demo";
-  for (const std::string& a : args) command += " '" + a + "'";
-  command += " >" + dir.file("demo.out") + " 2>" + dir.file("demo.err");
-  const int status = std::system(command.c_str());
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, read_text_file(dir.file("demo.out")),
-          read_text_file(dir.file("demo.err"))};
-}
+Ran run_demo(const std::vector<std::string>& args, const TempDir& dir) { return run_program("demo", args, dir); }
 
 }  // namespace
 

@@ -1,5 +1,6 @@
 // metrics.csv round trips and parse errors; SVG plots: well-formed, one path per series, nice ticks, NaNs;
 // the plot program's errors (run as a process).
+#include "apps/run_program.h"
 #include "temp_dir.h"
 #include <doctest/doctest.h>
 
@@ -30,7 +31,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
+using px::test_support::Ran;
 using px::test_support::TempDir;
+using px::test_support::run_program;
 
 bool same_value(double a, double b) { return std::isnan(a) ? std::isnan(b) : a == b; }
 
@@ -146,20 +149,7 @@ void check_nice_labels(const std::vector<std::string>& labels) {
   for (double v : values) CHECK(std::abs(v / step - std::round(v / step)) < 1e-6);
 }
 
-struct Ran {
-  int code = -1;
-  std::string out, err;
-};
-
-// Runs build/apps/plot with `args` (no single quotes in them), its output kept in `dir`.
-Ran run_plot(const std::vector<std::string>& args, const TempDir& dir) {
-  std::string command = std::string(PX_APPS_DIR) + "/plot";
-  for (const std::string& a : args) command += " '" + a + "'";
-  command += " >" + dir.file("plot.out") + " 2>" + dir.file("plot.err");
-  const int status = std::system(command.c_str());
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, read_text_file(dir.file("plot.out")),
-          read_text_file(dir.file("plot.err"))};
-}
+Ran run_plot(const std::vector<std::string>& args, const TempDir& dir) { return run_program("plot", args, dir); }
 
 // A run directory `dir`/a with a 3-epoch metrics.csv; returns its path.
 fs::path make_run(const TempDir& dir) {
