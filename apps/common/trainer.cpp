@@ -227,8 +227,14 @@ TrainResult run_training(const TrainConfig& cli_config, const TrainHooks& hooks)
     add_regularization_metrics(s, m);
     s.metrics.push_back(m);
     s.epochs_done = epoch + 1;
-    save_epoch_checkpoint(s);
-    write_run_outputs(s, s.epochs_done == s.config.epochs ? "done" : "running");
+    try {
+      save_epoch_checkpoint(s);
+      write_run_outputs(s, s.epochs_done == s.config.epochs ? "done" : "running");
+    } catch (const std::exception& e) {  // a full disk, a removed directory: not an internal error
+      throw TrainError(1, "cannot write the outputs of epoch " + std::to_string(s.epochs_done) + " to " + s.run_dir +
+                              " (" + e.what() + "); the last complete checkpoint is " +
+                              (s.last_checkpoint.empty() ? std::string("none") : s.last_checkpoint));
+    }
     s.progress->end_epoch(epoch_line(s, m));
   }
 

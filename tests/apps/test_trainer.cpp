@@ -205,6 +205,21 @@ TEST_CASE("run_training: a non-finite test loss stops with exit code 3, keeping 
   std::fclose(quiet);
 }
 
+TEST_CASE("run_training: outputs that cannot be written end the run with exit code 1 naming the last checkpoint") {
+  TempDir tmp("px_trainer_nowrite");
+  std::FILE* quiet = std::tmpfile();
+  TrainHooks hooks = synthetic_hooks(quiet);
+  const fs::path run = tmp.path() / "run";
+  // During epoch 2 checkpoints/ becomes a file (a stand-in for a full disk that works as root).
+  hooks.after_batch = [&](std::int64_t epoch, std::int64_t batch, px::nn::Module&) {
+    if (epoch != 2 || batch != 1) return;
+    fs::rename(run / "checkpoints", tmp.path() / "saved");
+    std::ofstream(run / "checkpoints") << "not a folder";
+  };
+  check_train_error(tiny_config(run), hooks, 1, {"cannot write the outputs of epoch 2", "last.json"});
+  std::fclose(quiet);
+}
+
 TEST_CASE("run_training: an --out that holds another run is refused before anything changes") {
   TempDir tmp("px_trainer_out");
   std::FILE* quiet = std::tmpfile();
