@@ -4,7 +4,8 @@
 //   ./train_cifar --data datasets/cifar10-jpg --model resnet20 --lr 0.1 --epochs 10
 //   ./train_cifar --resume runs/<run>/              # continue a stopped run exactly
 //
-// Exit codes: 0 done, 1 internal error, 2 bad flags or bad data, 3 loss became NaN/inf.
+// Exit codes: 0 done, 1 internal error or outputs that cannot be written, 2 bad flags or bad data,
+// 3 loss (training or test) became NaN/inf.
 #include <cstdio>
 #include <exception>
 #include <string>
