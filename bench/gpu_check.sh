@@ -27,12 +27,17 @@
 # Tested here in prebuilt mode only (2026-11-22, H100).
 #
 # Options: --pack BUILD | --prebuilt DIR | --tests PATTERN (doctest -tc filter) | --no-tests |
-#          --no-det | --no-bench | --rounds N (2) | --steps N (50) | --warmup N (10) | --tf32 0|1 (1)
+#          --no-det | --no-bench | --rounds N (2) | --steps N (50) | --warmup N (10) | --tf32 0|1 (1) |
+#          --accuracy DATA (last: train_cifar --device cuda, ResNet-20 on DATA, a CIFAR-10 image
+#          folder or its .tar.gz, e.g. datasets/cifar10-jpg.tar.gz carried beside the archive) |
+#          --accuracy-epochs N (40; the recipe of docs/gpu.md)
 # Exit status: 0 when everything that ran passed, else the first failure's (8: the determinism
-# diagnostic found a difference; 5: GPU tests failed; 7: benchmark); the log names it.
+# diagnostic found a difference; 5: GPU tests failed; 7: benchmark; 9: the accuracy run); the log
+# names it.
 set -uo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=$root/build-gpu prebuilt="" pack="" tests="" do_tests=1 do_det=1 do_bench=1 rounds=2 steps=50 warmup=10 tf32=1
+accuracy="" accuracy_epochs=40
 while [ $# -gt 0 ]; do
   case $1 in
     --pack) pack=$2; shift ;;
@@ -45,6 +50,8 @@ while [ $# -gt 0 ]; do
     --steps) steps=$2; shift ;;
     --warmup) warmup=$2; shift ;;
     --tf32) tf32=$2; shift ;;
+    --accuracy) accuracy=$2; shift ;;
+    --accuracy-epochs) accuracy_epochs=$2; shift ;;
     -h|--help) sed -n '2,/^set -uo/p' "$0" | sed '$d'; exit 0 ;;
     -*) echo "gpu_check.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     *) build=$(realpath -m "$1") ;;
@@ -113,7 +120,7 @@ get_binaries() {
     local dir
     dir=$(realpath -m "$prebuilt")
     bin_test=$dir/test_cuda bin_bench=$dir/gpu_bench bin_optim=$dir/gpu_optim_bench bin_det=$dir/gpu_determinism
-    bin_over=$dir/gpu_overhead
+    bin_over=$dir/gpu_overhead bin_train=$dir/train_cifar
     echo "== prebuilt binaries from $dir (packed at commit $(cat "$dir/COMMIT" 2>/dev/null || echo '?')): $(ls "$dir" | tr '\n' ' ')"
     for b in "$bin_test" "$bin_bench"; do
       [ -x "$b" ] || { echo "missing $b (make it with --pack on the build machine)"; return 3; }
@@ -135,7 +142,7 @@ get_binaries() {
   done
   echo "== configure + build: $((SECONDS - start)) s"
   bin_test=$build/tests/test_cuda bin_bench=$build/bench/gpu_bench bin_optim=$build/bench/gpu_optim_bench
-  bin_det=$build/bench/gpu_determinism bin_over=$build/bench/gpu_overhead
+  bin_det=$build/bench/gpu_determinism bin_over=$build/bench/gpu_overhead bin_train=$build/apps/train_cifar
 }
 
 # Issue 7's open question first: which op, data path or algorithm choice makes two --deterministic
@@ -191,6 +198,25 @@ run_bench() {
   fi
 }
 
+# The accuracy of docs/gpu.md's recipe (ResNet-20, 40 epochs, defaults, TF32 on) on the GPU: the
+# summary of the run and its last epochs. A failure is reported, not the check's (exit status 9).
+run_accuracy() {
+  local data=$accuracy out=${TMPDIR:-/tmp}/px-accuracy-$$ start=$SECONDS status
+  if [ ! -x "${bin_train:-}" ]; then echo "== accuracy: train_cifar missing (repack with --pack): skipped"; return 0; fi
+  if [ -f "$data" ]; then  # a .tar.gz of the image folder: unpack it next to the run
+    mkdir -p "$out-data" && tar xzf "$data" -C "$out-data" || { echo "== accuracy: cannot unpack $data"; return 9; }
+    data=$(dirname "$(find "$out-data" -maxdepth 3 -type d -name train | head -1)")
+  fi
+  echo "== accuracy: $bin_train --data $data --model resnet20 --epochs $accuracy_epochs --device cuda --no-progress"
+  "$bin_train" --data "$data" --model resnet20 --epochs "$accuracy_epochs" --device cuda --no-progress \
+    --out "$out" 2>&1 | tail -n 6
+  status=${PIPESTATUS[0]}
+  [ -f "$out/summary.json" ] && echo "== accuracy summary: $(tr -d '\n ' < "$out/summary.json")"
+  echo "== accuracy: exit status $status in $((SECONDS - start)) s"
+  rm -rf "$out" "$out-data"
+  [ $status -eq 0 ] || return 9
+}
+
 run() {
   echo "== proxima GPU check, $(date -u '+%Y-%m-%d %H:%M:%S UTC'), commit $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$root" diff --quiet HEAD 2>/dev/null || echo ' (with uncommitted changes)')"
   echo "== device: $(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>&1 || echo 'nvidia-smi: not available')"
@@ -200,6 +226,7 @@ run() {
   if [ $do_det -eq 1 ]; then run_determinism || status=$?; fi
   if [ $do_tests -eq 1 ]; then run_tests || { rc=$?; [ $status -eq 0 ] && status=$rc; }; fi
   if [ $do_bench -eq 1 ]; then run_bench || { [ $status -eq 0 ] && status=7; }; fi
+  if [ -n "$accuracy" ]; then run_accuracy || { [ $status -eq 0 ] && status=9; }; fi
   [ $status -eq 0 ] && echo "== GPU check passed"
   return $status
 }
