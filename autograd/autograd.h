@@ -29,8 +29,9 @@ class NoGradGuard {
 
 // Back-propagates from `root`: d(sum(root * seed))/d(leaf) is added (+=) to the .grad() of
 // every leaf that requires grad. `seed` may be omitted only when root has one element (it is
-// then 1); otherwise it must have root's shape. The graph's saved tensors are freed unless
-// retain_graph, after which a second backward through it throws AutogradError.
+// then 1); otherwise it must have root's shape. Without retain_graph the graph's saved tensors
+// are freed, and a second backward through it throws AutogradError; with retain_graph they are
+// kept and the graph can be back-propagated again.
 void backward(const Tensor& root, const Tensor& seed = {}, bool retain_graph = false);
 
 namespace autograd {

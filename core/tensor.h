@@ -50,7 +50,9 @@ class Tensor {
   template <class T> T* data() const;
 
   // Copies and conversions. `to` returns *this when nothing changes. Reading a CUDA tensor
-  // on the host (item, to_vector, printing) synchronises.
+  // on the host (item, to_vector, printing) synchronises. These are not recorded by autograd
+  // (a converted tensor has no gradient history); px::to_dtype and px::to_device
+  // (autograd/functions.h) are the differentiable conversions.
   Tensor to(Device device) const;
   Tensor to(DType dtype) const;
   Tensor contiguous() const;  // *this when already contiguous

@@ -161,8 +161,11 @@ void save_safetensors(const std::string& path, const StateDict& tensors,
     write_file(temp_path, header, cpu_tensors);
     PX_CHECK(::rename(temp_path.c_str(), path.c_str()) == 0, Error, "save_safetensors: renaming ",
              temp_path, " to ", path, " failed: ", errno_text());
-  } catch (...) {
+  } catch (const Error& e) {  // the message names the file asked for first, then the temporary
     ::unlink(temp_path.c_str());  // may not exist (creation failed): nothing else to undo
+    throw Error(detail::str("save_safetensors: cannot write ", path, " (", e.what(), ")"));
+  } catch (...) {
+    ::unlink(temp_path.c_str());
     throw;
   }
   fsync_directory_of(target);

@@ -14,8 +14,9 @@
 //            (Kingma & Ba 2015; PyTorch's order: sqrt(v) / sqrt(1 - b2^k) + delta)
 //   adagrad  v = v + g^2, C = sqrt(v)               rho 0, delta 1e-10 (Duchi et al. 2011)
 //   rmsprop  v = b2 v + (1 - b2) g^2, C = sqrt(v)   rho 0, b2 0.99, delta 1e-8 (Hinton, 6e)
-// With rho = 0, wd = 0 and lambda = 0 each is its classic optimizer's update (Adam exactly,
-// AdaGrad without lr decay, RMSprop without momentum).
+// With wd = 0 and lambda = 0 each is its classic optimizer's update: adam with rho = beta1 (0.9,
+// the default) is Adam exactly; adagrad and rmsprop with rho = 0 (their defaults) are AdaGrad
+// without lr decay and RMSprop without momentum.
 // The step's coefficients are computed once per tensor and step in double on the host, then
 // cast to the parameter's type T (as update_rules.h does).
 #pragma once

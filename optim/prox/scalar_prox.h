@@ -6,7 +6,8 @@
 //
 //     P_r(z; t) = argmin_x  t * r(x) + 1/2 (x - z)^2
 //
-// Conventions (docs: /work/shared/ALGORITHMS.md §1 and "Conventions proxima adopts"):
+// Conventions (ALGORITHMS.md §1 and "Conventions proxima adopts"; ALGORITHMS.md is the project's math
+// reference, kept beside the repository as ../shared/ALGORITHMS.md):
 // * sgn(0) = 0: every map returns 0 for z = 0 and is odd, P(-z) = -P(z).
 // * Ties at a nonconvex threshold return 0 (the sparser point); keep_at_tie = true returns the
 //   nonzero point instead (SR2's rule).
@@ -44,7 +45,7 @@ PX_HD T prox_l0(T z, T t, bool keep_at_tie = false) {
 //   P(z) = z / (1 + t)
 template <class T>
 PX_HD T prox_l2(T z, T t) {
-  return z / (T(1) + t);
+  return std::isinf(double(t)) ? T(0) : z / (T(1) + t);  // t = inf: 0, also for z = +-inf (not inf/inf)
 }
 
 // ---- general lq, 0 < q < 1 (ALGORITHMS.md §1.5): the reference for the closed forms ----
