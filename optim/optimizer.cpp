@@ -121,6 +121,28 @@ void Optimizer::init_state(ParamState& state, const Tensor& param) const {
   }
 }
 
+void Optimizer::align_state() {
+  std::vector<std::string> per_coordinate;
+  for (auto& e : state_spec())
+    if (e.kind == StateKind::per_coordinate) per_coordinate.push_back(std::move(e.name));
+  for (std::size_t g = 0; g < state_.size(); ++g)
+    for (std::size_t i = 0; i < state_[g].size(); ++i) {
+      ParamState& state = state_[g][i];
+      if (state.empty()) continue;
+      const Tensor& p = groups_[g].params[i];
+      for (const auto& [entry, value] : state.entries()) {
+        if (std::find(per_coordinate.begin(), per_coordinate.end(), entry) == per_coordinate.end()) continue;
+        PX_CHECK(value.shape() == p.shape(), ShapeError, name(), ": ", param_label(g, i), " has shape ",
+                 shape_str(p.shape()), " but its state '", entry, "' has shape ", shape_str(value.shape()),
+                 ": the parameter changed shape after the optimizer stepped; create a new optimizer");
+        if (value.dtype() == p.dtype() && value.device() == p.device()) continue;
+        // A new tensor (the dtype or the device differs); set() replaces the entry in place, so
+        // the iteration stays valid.
+        state.set(entry, value.to(p.dtype()).to(p.device()).contiguous());
+      }
+    }
+}
+
 void Optimizer::require_cpu(const Tensor& param) const {
   PX_CHECK(param.device().is_cpu(), DeviceError, name(), " on ", param.device().str(),
            " is not implemented yet");
@@ -143,6 +165,7 @@ std::vector<ParamGroup> single_group(std::vector<Tensor> params) {
 }
 
 void Optimizer::step() {
+  align_state();  // parameters moved by Module::to since the last step
   begin_step();
   for (std::size_t g = 0; g < groups_.size(); ++g) {
     if (skips_group(g)) continue;

@@ -77,6 +77,14 @@ class ParamState {
 // undefined (their state is untouched). state_dict() holds the state only, under keys
 // "group<g>.param<i>.<entry>", in group, parameter and entry order; hyper-parameters come from
 // the options and the schedule when a run resumes.
+//
+// Parameters that change dtype or device after the optimizer stepped (nn::Module::to keeps the
+// tensor handles the optimizer holds): every step first brings each per-coordinate state entry
+// (moment buffers, ...) to its parameter's current dtype and device, so the run goes on
+// (float32 -> float64 is exact; float64 -> float32 rounds the state to nearest, as the parameters
+// were). Step counts and scalar entries stay int64 / float64 on the CPU. Unlike PyTorch, which
+// fails on the next step in that case, this holds for every optimizer (it is done in the base,
+// see align_state()).
 class Optimizer {
  public:
   virtual ~Optimizer() = default;
@@ -147,6 +155,13 @@ class Optimizer {
   // Creates the entries of state_spec() in order: per-coordinate zeros like param, 0-d zero
   // counts and scalars on the CPU.
   void init_state(ParamState& state, const Tensor& param) const;
+  // Converts every per-coordinate state entry whose dtype or device differs from its parameter's
+  // (the parameters were moved, e.g. by nn::Module::to, after a step) to the parameter's dtype and
+  // device; ShapeError naming the optimizer, the parameter and the entry when the shapes differ.
+  // A no-op when everything matches. step() calls it first; a derived class whose own step does
+  // not go through Optimizer::step() calls it before touching the state (ProxOptimizer's
+  // begin_step() does, for SR2's step(closure)).
+  void align_state();
   // Throws DeviceError "<name> on <device> is not implemented yet" for non-CPU tensors.
   void require_cpu(const Tensor& param) const;
 

@@ -11,6 +11,9 @@
 namespace px::optim::prox {
 namespace {
 
+// Where a make_prox_optimizer caller sets the default lambda (require_lambdas' message).
+const char* const kLambdaField = "ProxConfig::lambda";
+
 std::string joined(const std::vector<std::string>& items) {
   std::string out;
   for (const auto& item : items) out += (out.empty() ? "" : ", ") + item;
@@ -61,10 +64,11 @@ std::unique_ptr<ProxOptimizer> make_proxgen(std::vector<ParamGroup> groups, cons
                    .beta2 = c.beta2,
                    .delta = c.delta,
                    .regularizer = c.regularizer.value_or(quant ? "bin-l1" : d.regularizer),
-                   .lambda = c.lambda.value_or(d.lambda),
+                   .lambda = c.lambda,
                    .weight_decay = c.weight_decay,
                    .metric_prox = !quant,
                    .clip = quant ? std::optional<double>(c.clip.value_or(1.0)) : c.clip};
+  require_lambdas(quant ? "proxquant" : "proxgen", groups, o.regularizer, o.lambda, kLambdaField);
   return std::make_unique<ProxGen>(std::move(groups), o);
 }
 
@@ -78,8 +82,9 @@ std::unique_ptr<ProxOptimizer> make_proxsgd(std::vector<ParamGroup> groups, cons
                    .beta = c.beta2.value_or(d.beta),
                    .delta = c.delta.value_or(d.delta),
                    .regularizer = c.regularizer.value_or(d.regularizer),
-                   .lambda = c.lambda.value_or(d.lambda),
+                   .lambda = c.lambda,
                    .weight_decay = c.weight_decay};
+  require_lambdas("proxsgd", groups, o.regularizer, o.lambda, kLambdaField);
   if (c.clip) {
     check_option(*c.clip > 0, "proxsgd", "clip", *c.clip, "> 0 (the box [-clip, clip])");
     o.clip_low = -*c.clip;
@@ -120,6 +125,9 @@ std::unique_ptr<ProxOptimizer> make_subgradient(std::vector<ParamGroup> groups, 
   o.nesterov = c.nesterov;
   o.weight_decay = c.weight_decay;
   o.regularizer = c.regularizer.value_or(o.regularizer);
+  // SubgradientOptions::lambda is a plain double (0 by default): check here that a regularised
+  // group has a lambda, as ProxGen and ProxSGD do.
+  require_lambdas(adam ? "subgrad-adam" : "subgrad-sgd", groups, o.regularizer, c.lambda, kLambdaField);
   o.lambda = c.lambda.value_or(o.lambda);
   o.smoothing = c.smoothing.value_or(o.smoothing);
   return std::make_unique<SubgradientOptimizer>(std::move(groups), o);

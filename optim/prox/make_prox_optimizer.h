@@ -39,7 +39,10 @@ struct ProxConfig {
   std::optional<double> beta2{};
   std::optional<double> delta{};
   std::optional<std::string> regularizer{};     // a make_regularizer spec, or "none"
-  std::optional<double> lambda{};               // default 0
+  // The groups' default lambda. Unset: every group with a regulariser (its "regularizer" option,
+  // else `regularizer`, else the method's default: "bin-l1" for proxquant) must set its own
+  // "lambda", else ValueError (require_lambdas); 0 is accepted when given.
+  std::optional<double> lambda{};
   double weight_decay = 0;                    // decoupled where the method says so
   std::optional<double> clip{};
   // proxsgd

@@ -54,10 +54,35 @@ bool inner_is_adam(const std::string& who, const std::string& inner) {
 
 // ---- ProxOptimizer ----
 
-ProxOptimizer::ProxOptimizer(std::vector<ParamGroup> groups, std::string default_regularizer, double default_lambda)
+void require_lambdas(const std::string& who, const std::vector<ParamGroup>& groups,
+                     const std::string& default_regularizer, const std::optional<double>& default_lambda,
+                     const std::string& lambda_option) {
+  if (default_lambda) return;
+  for (std::size_t g = 0; g < groups.size(); ++g) {
+    const ParamGroup& group = groups[g];
+    if (group.options.count("lambda")) continue;
+    std::string spec = default_regularizer;
+    bool named_by_group = false;
+    if (auto it = group.options.find("regularizer"); it != group.options.end()) {
+      const auto* s = std::get_if<std::string>(&it->second);
+      if (!s) continue;  // not a string: text_option reports it
+      spec = *s;
+      named_by_group = true;
+    }
+    if (spec == "none") continue;
+    throw ValueError(detail::str(who, ": param group ", g, named_by_group ? " names regularizer '" : " has regularizer '",
+                                 spec, named_by_group ? "'" : "' (the default regularizer)",
+                                 " but no lambda: set the group option 'lambda' or ", lambda_option,
+                                 " (0 is accepted when given explicitly)"));
+  }
+}
+
+ProxOptimizer::ProxOptimizer(std::vector<ParamGroup> groups, std::string default_regularizer,
+                             std::optional<double> default_lambda, std::string lambda_option)
     : Optimizer(std::move(groups)),
       default_regularizer_(std::move(default_regularizer)),
-      default_lambda_(default_lambda) {}
+      default_lambda_(default_lambda),
+      lambda_option_(std::move(lambda_option)) {}
 
 std::vector<std::string> ProxOptimizer::known_group_options() const {
   std::vector<std::string> keys = {"regularizer", "lambda"};
@@ -67,15 +92,16 @@ std::vector<std::string> ProxOptimizer::known_group_options() const {
 }
 
 void ProxOptimizer::init_prox_groups(double default_lr, double default_weight_decay) {
-  PX_CHECK(std::isfinite(default_lambda_) && default_lambda_ >= 0, ValueError, name(),
-           ": lambda must be finite and >= 0, got ", default_lambda_);
+  PX_CHECK(!default_lambda_ || (std::isfinite(*default_lambda_) && *default_lambda_ >= 0), ValueError, name(),
+           ": lambda must be finite and >= 0, got ", default_lambda_.value_or(0.0));
   init_groups(default_lr, default_weight_decay);
   for (std::size_t g = 0; g < param_groups().size(); ++g) {
-    const double lam = param_groups()[g].number_option("lambda", default_lambda_);
+    const double lam = param_groups()[g].number_option("lambda", default_lambda_.value_or(0.0));
     PX_CHECK(std::isfinite(lam) && lam >= 0, ValueError, name(), ": param group ", g,
              ": lambda must be finite and >= 0, got ", lam);
   }
-  rebuild_regularizers();
+  rebuild_regularizers();  // a bad spec is reported before a missing lambda
+  require_lambdas(name(), param_groups(), default_regularizer_, default_lambda_, lambda_option_);
 }
 
 void ProxOptimizer::rebuild_regularizers() {
@@ -115,7 +141,7 @@ const SeparableProx* ProxOptimizer::separable(std::size_t group) const {
 
 double ProxOptimizer::lambda(std::size_t group) const {
   PX_CHECK(group < param_groups().size(), ValueError, name(), ": no param group ", group);
-  return param_groups()[group].number_option("lambda", default_lambda_) * lambda_scale_;
+  return param_groups()[group].number_option("lambda", default_lambda_.value_or(0.0)) * lambda_scale_;
 }
 
 bool ProxOptimizer::regularized(std::size_t group) const {
@@ -156,6 +182,7 @@ void ProxOptimizer::freeze_regularized() {
 }
 
 void ProxOptimizer::begin_step() {
+  align_state();  // a no-op after Optimizer::step()'s own call; SR2's step(closure) needs it
   if (record_thresholds_) thresholds_.clear();
 }
 

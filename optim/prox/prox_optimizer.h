@@ -9,7 +9,10 @@
 // lambda), and a group is regularised only when it names a regulariser. Group options read here:
 //   "regularizer"  string spec of make_regularizer ("l1", "lq:0.3", "mcp", ...) or "none";
 //                  default: the optimizer's `regularizer` option
-//   "lambda"       double >= 0; default: the optimizer's `lambda` option
+//   "lambda"       double >= 0; default: the optimizer's `lambda` option. A group that has a
+//                  regulariser other than "none" needs one of the two (0 is accepted when given):
+//                  the constructor throws ValueError otherwise, so a regulariser is never
+//                  silently off (require_lambdas).
 //   "gamma" "a" "grouping" "keep_at_tie" "binary_zero"   the regulariser's own parameters
 //                  (make_regularizer rejects those its spec does not read)
 // The effective weight of group g is lambda(g) = its "lambda" * lambda_scale(); the scale is what
@@ -22,6 +25,7 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -51,6 +55,16 @@ struct ThresholdStats {
 // The inner optimizer of BinaryConnect and the subgradient baselines: true for "adam", false for
 // "sgd"; ValueError "<who>: inner must be "adam" or "sgd", got ..." otherwise.
 bool inner_is_adam(const std::string& who, const std::string& inner);
+
+// Throws ValueError "<who>: param group <g> names regularizer '<spec>' but no lambda: set the group
+// option 'lambda' or <lambda_option> (0 is accepted when given explicitly)" for the first group
+// whose regulariser (its "regularizer" option, else default_regularizer: then "has regularizer
+// '<spec>' (the default regularizer)") is not "none" while it has no "lambda" option and
+// default_lambda is unset. A "regularizer" option that is not a string is left to the
+// optimizer's own checks. make_prox_optimizer calls it with lambda_option "ProxConfig::lambda".
+void require_lambdas(const std::string& who, const std::vector<ParamGroup>& groups,
+                     const std::string& default_regularizer, const std::optional<double>& default_lambda,
+                     const std::string& lambda_option);
 
 class ProxOptimizer : public Optimizer {
  public:
@@ -85,11 +99,14 @@ class ProxOptimizer : public Optimizer {
   const ThresholdStats& thresholds() const { return thresholds_; }
 
  protected:
-  // defaults: the `regularizer` spec and `lambda` of groups that do not set their own.
-  ProxOptimizer(std::vector<ParamGroup> groups, std::string default_regularizer, double default_lambda);
+  // defaults: the `regularizer` spec and `lambda` of groups that do not set their own; an unset
+  // default_lambda means "not given" (require_lambdas). lambda_option names where the default
+  // lambda is set, for that message (e.g. "ProxGenOptions::lambda").
+  ProxOptimizer(std::vector<ParamGroup> groups, std::string default_regularizer, std::optional<double> default_lambda,
+                std::string lambda_option = "the optimizer's lambda option");
 
   // Calls init_groups, then builds each group's regulariser (ValueError naming the group on a bad
-  // spec, parameter or lambda).
+  // spec, parameter or lambda, or a regularised group without a lambda: require_lambdas).
   void init_prox_groups(double default_lr, double default_weight_decay);
 
   std::vector<std::string> known_group_options() const final;
@@ -100,7 +117,9 @@ class ProxOptimizer : public Optimizer {
   std::size_t group_index(const ParamGroup& group) const;
   // For derived step code that records thresholds.
   ThresholdStats& threshold_record() { return thresholds_; }
-  // Clears the threshold record when recording; skips the regularised groups once frozen.
+  // Aligns the state with the parameters' dtype and device (align_state(): SR2's step(closure)
+  // does not go through Optimizer::step) and clears the threshold record when recording; skips
+  // the regularised groups once frozen.
   void begin_step() override;
   bool skips_group(std::size_t group) const override;
 
@@ -108,7 +127,8 @@ class ProxOptimizer : public Optimizer {
   void rebuild_regularizers();
 
   std::string default_regularizer_;
-  double default_lambda_ = 0;
+  std::optional<double> default_lambda_;  // unset: not given (groups with a regulariser need their own)
+  std::string lambda_option_;
   double lambda_scale_ = 1;
   bool frozen_ = false;
   bool record_thresholds_ = false;

@@ -38,7 +38,9 @@ struct ProxGenOptions {
   std::optional<double> beta2;            // adam / rmsprop; unset: the default
   std::optional<double> delta;            // unset: the default
   std::string regularizer = "none";       // groups without a "regularizer" option
-  double lambda = 0;                      // groups without a "lambda" option
+  // Groups without a "lambda" option. Unset: a group with a regulariser (its own or `regularizer`)
+  // must set "lambda", else the constructor throws ValueError; 0 is accepted when given.
+  std::optional<double> lambda;
   double weight_decay = 0;                // decoupled: theta *= 1 - alpha wd, every group
   bool metric_prox = true;                // false: t = alpha lambda (original ProxQuant)
   std::optional<double> clip;             // > 0: regularised tensors clipped to [-clip, clip]

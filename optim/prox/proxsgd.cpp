@@ -37,7 +37,7 @@ void check_options(const ProxSGDOptions& o) {
 }  // namespace
 
 ProxSGD::ProxSGD(std::vector<ParamGroup> groups, const ProxSGDOptions& o)
-    : ProxOptimizer(std::move(groups), o.regularizer, o.lambda), options_(o) {
+    : ProxOptimizer(std::move(groups), o.regularizer, o.lambda, "ProxSGDOptions::lambda"), options_(o) {
   check_options(o);
   init_prox_groups(o.epsilon0, o.weight_decay);
   for (std::size_t g = 0; g < param_groups().size(); ++g) {

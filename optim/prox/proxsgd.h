@@ -52,7 +52,9 @@ struct ProxSGDOptions {
   double beta = 0.999;         // [0, 1)
   double delta = 1e-8;         // > 0 (tau = delta where r = 0)
   std::string regularizer = "none";  // groups without a "regularizer" option
-  double lambda = 0;                 // groups without a "lambda" option
+  // Groups without a "lambda" option. Unset: a group with a regulariser (its own or `regularizer`)
+  // must set "lambda", else the constructor throws ValueError; 0 is accepted when given.
+  std::optional<double> lambda{};
   double weight_decay = 0;           // decoupled: x *= 1 - eps_t wd, every group
   std::optional<double> clip_low{};  // the box X; unset: open on that side
   std::optional<double> clip_high{};

@@ -44,7 +44,10 @@ TEST_CASE("make_prox_optimizer: every name builds the optimizer of that name") {
                                           "subgrad-sgd"});
   for (const auto& name : names) {
     INFO(name);
-    auto opt = make_prox_optimizer(name, one_group(fresh(3)));
+    // proxquant regularises with "bin-l1" by default, so it needs an explicit lambda (0 was the
+    // silent default before lambda became required).
+    auto opt = make_prox_optimizer(name, one_group(fresh(3)),
+                                   name == "proxquant" ? ProxConfig{.lambda = 0.0} : ProxConfig{});
     CHECK(opt->name() == name);
   }
 }
