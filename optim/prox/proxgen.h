@@ -32,7 +32,7 @@
 namespace px::optim::prox {
 
 struct ProxGenOptions {
-  double lr = 1e-3;                       // alpha
+  double lr = 1e-3;                       // alpha, for groups that set no lr of their own
   std::string preconditioner = "adam";    // none | adam | adagrad | rmsprop
   std::optional<double> momentum;         // rho; unset: the preconditioner's default
   std::optional<double> beta2;            // adam / rmsprop; unset: the default
@@ -41,7 +41,7 @@ struct ProxGenOptions {
   // Groups without a "lambda" option. Unset: a group with a regulariser (its own or `regularizer`)
   // must set "lambda", else the constructor throws ValueError; 0 is accepted when given.
   std::optional<double> lambda;
-  double weight_decay = 0;                // decoupled: theta *= 1 - alpha wd, every group
+  double weight_decay = 0;                // decoupled: theta *= 1 - alpha wd; groups that set no weight_decay
   bool metric_prox = true;                // false: t = alpha lambda (original ProxQuant)
   std::optional<double> clip;             // > 0: regularised tensors clipped to [-clip, clip]
 };
