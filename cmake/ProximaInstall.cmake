@@ -5,18 +5,23 @@ install(TARGETS proxima EXPORT proximaTargets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
         LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
         RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
-# Public headers: the top of each layer folder (subfolders such as core/cpu are private).
-foreach(layer core autograd nn optim data)
-  file(GLOB headers ${CMAKE_CURRENT_SOURCE_DIR}/${layer}/*.h)
-  if(headers)
-    install(FILES ${headers} DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/proxima/${layer})
+# Public headers: the top of each layer folder, nn/models and optim/prox (other subfolders such as
+# core/cpu are private), minus the headers whose first line says "// Internal": those are included
+# by proxima's own sources only, never by a public header.
+foreach(dir core autograd nn optim data nn/models optim/prox)
+  file(GLOB headers ${CMAKE_CURRENT_SOURCE_DIR}/${dir}/*.h)
+  set(public "")
+  foreach(header ${headers})
+    file(STRINGS ${header} first LIMIT_COUNT 1)
+    if(NOT first MATCHES "^// Internal")
+      list(APPEND public ${header})
+    endif()
+  endforeach()
+  if(public)
+    install(FILES ${public} DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/proxima/${dir})
   endif()
 endforeach()
 install(FILES cmake/proxima.h DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/proxima)
-install(DIRECTORY nn/models/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/proxima/nn/models
-        FILES_MATCHING PATTERN "*.h")
-install(DIRECTORY optim/prox/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/proxima/optim/prox
-        FILES_MATCHING PATTERN "*.h")
 # cuda/cuda.h: the CUDA switches and pinned memory, no CUDA headers inside; stubs without CUDA.
 install(FILES cuda/cuda.h DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/proxima/cuda)
 

@@ -52,6 +52,13 @@ file(MAKE_DIRECTORY ${PX_WORK_DIR})
 
 # ---- 1. install + find_package(proxima CONFIG REQUIRED) ----
 px_step("install to ${prefix}" COMMAND ${CMAKE_COMMAND} --install ${PX_BINARY_DIR} --prefix ${prefix})
+file(GLOB_RECURSE installed_headers ${prefix}/include/*.h)
+foreach(header ${installed_headers})  # internal headers stay out of the package
+  file(STRINGS ${header} first LIMIT_COUNT 1)
+  if(first MATCHES "^// Internal")
+    message(FATAL_ERROR "consumer: ${header} is an internal header but was installed")
+  endif()
+endforeach()
 file(GLOB target_files ${prefix}/lib*/cmake/proxima/proximaTargets*.cmake)
 if(NOT target_files)
   message(FATAL_ERROR "consumer: no proximaTargets*.cmake under ${prefix}/lib*/cmake/proxima")
