@@ -6,7 +6,7 @@
 //   loss     cross-entropy, averaged over a mini-batch of 30 points
 //   update   v <- momentum * v + grad;  p <- p - lr * v   (written here with px::ops)
 //
-// Exit codes: 0 done, 2 a bad flag (one line "demo: error: ..." naming it) or a loss that became
+// Exit codes: 0 done, 2 a bad flag (one line "demo: error: ..." naming it), 3 a loss that became
 // NaN or inf (the message names the epoch), 1 internal error.
 #include <algorithm>
 #include <cmath>

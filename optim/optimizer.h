@@ -159,8 +159,7 @@ class Optimizer {
   // (the parameters were moved, e.g. by nn::Module::to, after a step) to the parameter's dtype and
   // device; ShapeError naming the optimizer, the parameter and the entry when the shapes differ.
   // A no-op when everything matches. step() calls it first; a derived class whose own step does
-  // not go through Optimizer::step() calls it before touching the state (ProxOptimizer's
-  // begin_step() does, for SR2's step(closure)).
+  // not go through Optimizer::step() calls it once before touching the state (SR2::step(closure)).
   void align_state();
   // Throws DeviceError "<name> on <device> is not implemented yet" for non-CPU tensors.
   void require_cpu(const Tensor& param) const;

@@ -154,12 +154,8 @@ void check_out_dir(const TrainConfig& c, bool resuming) {
 // A non-finite test loss ends the run like a non-finite training loss: the epoch is not checkpointed.
 [[noreturn]] void report_test_divergence(TrainSession& s, const EpochMetrics& m) {
   write_run_outputs(s, "diverged");
-  std::string msg = "test loss is " + std::to_string(m.test_loss) + " after epoch " + std::to_string(m.epoch) +
-                    " (training loss " + std::to_string(m.train_loss) + "); stopped. ";
-  msg += s.last_checkpoint.empty() ? "No checkpoint was written; try a smaller --lr"
-                                   : "The last good checkpoint (epoch " + std::to_string(s.epochs_done) +
-                                         ") is kept: " + s.last_checkpoint;
-  throw TrainError(3, msg);
+  throw TrainError(3, "test loss is " + std::to_string(m.test_loss) + " after epoch " + std::to_string(m.epoch) +
+                          " (training loss " + std::to_string(m.train_loss) + "); stopped. " + kept_checkpoint_note(s));
 }
 
 }  // namespace

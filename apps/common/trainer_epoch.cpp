@@ -29,15 +29,16 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
     msg << ", between batches " << first << " and " << last << "/" << batches << " (lr " << lr << " at batch "
         << last << "); stopped. ";
   }
-  if (s.last_checkpoint.empty()) {
-    msg << "No checkpoint was written (it diverged in the first epoch); try a smaller --lr";
-  } else {
-    msg << "The last good checkpoint (epoch " << s.epochs_done << ") is kept: " << s.last_checkpoint;
-  }
+  msg << kept_checkpoint_note(s);
   throw TrainError(3, msg.str());
 }
 
 }  // namespace
+
+std::string kept_checkpoint_note(const TrainSession& s) {
+  if (s.last_checkpoint.empty()) return "No checkpoint was written (it diverged in the first epoch); try a smaller --lr";
+  return "The last good checkpoint (epoch " + std::to_string(s.epochs_done) + ") is kept: " + s.last_checkpoint;
+}
 
 // One step per batch:  lr = schedule(epoch + b / batches);  loss = cross_entropy(model(x), y);
 // backward(loss);  optimizer.step().

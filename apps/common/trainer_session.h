@@ -52,6 +52,9 @@ struct TrainSession {
 EpochMetrics train_epoch(TrainSession& s, std::int64_t epoch);
 // Test loss and accuracy under NoGradGuard with the model in eval mode (restored to train).
 void evaluate(TrainSession& s, EpochMetrics& m);
+// The end of a divergence message: which checkpoint is kept ("The last good checkpoint (epoch E)
+// is kept: <last.json>"), or that none was written.
+std::string kept_checkpoint_note(const TrainSession& s);
 
 // Regularisation (trainer_regularization.cpp). build_optimizer: the parameter groups (the
 // regularised weights, by --reg-scope and --exclude-first-last, and the rest), the optimizer, the

@@ -182,7 +182,6 @@ void ProxOptimizer::freeze_regularized() {
 }
 
 void ProxOptimizer::begin_step() {
-  align_state();  // a no-op after Optimizer::step()'s own call; SR2's step(closure) needs it
   if (record_thresholds_) thresholds_.clear();
 }
 

@@ -117,9 +117,7 @@ class ProxOptimizer : public Optimizer {
   std::size_t group_index(const ParamGroup& group) const;
   // For derived step code that records thresholds.
   ThresholdStats& threshold_record() { return thresholds_; }
-  // Aligns the state with the parameters' dtype and device (align_state(): SR2's step(closure)
-  // does not go through Optimizer::step) and clears the threshold record when recording; skips
-  // the regularised groups once frozen.
+  // Clears the threshold record when recording; skips the regularised groups once frozen.
   void begin_step() override;
   bool skips_group(std::size_t group) const override;
 

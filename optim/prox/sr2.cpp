@@ -354,6 +354,7 @@ void SR2::andrei_update(const Saved& saved) {
 SR2StepResult SR2::step(const SR2Closure& closure) {
   PX_CHECK(static_cast<bool>(closure), ValueError,
            "sr2: step(closure) got an empty closure; it needs one that re-evaluates the minibatch loss");
+  align_state();  // once per step, as Optimizer::step() does (this step does not go through it)
   begin_step();
   SR2StepResult r;
   r.sigma = sigma();

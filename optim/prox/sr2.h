@@ -92,7 +92,7 @@ struct SR2Options {
   double ema_beta = 0.9;               // "adam": the EMA of g^2, [0, 1)
   double andrei_floor = 1e-5;          // "andrei": B_i counts only where B_i > this
   std::string regularizer = "none";    // groups without a "regularizer" option
-  std::optional<double> lambda;        // groups without a "lambda" option (unset: such a regularised group throws)
+  std::optional<double> lambda{};      // groups without a "lambda" option (unset: such a regularised group throws)
   double weight_decay = 0;             // must be 0 (see above)
   bool restart_momentum = true;        // a rejection sets v <- g (false: v is restored)
   bool momentum_check = true;          // xi_g < eta1 xi: the pure prox-gradient step instead
