@@ -29,6 +29,7 @@ std::vector<PlotSeries> metric_series(const std::vector<std::string>& runs, cons
   std::vector<PlotSeries> series;
   for (const std::string& run : runs) {
     const MetricsTable table = read_metrics_csv(run_metrics_path(run));
+    PX_CHECK(!table.rows.empty(), ValueError, table.path, ": no data rows (only the header): nothing to plot");
     const std::vector<double> x = table.column(x_column);
     for (const std::string& metric : metrics) {
       std::string name = metrics.size() == 1 ? run_label(run)

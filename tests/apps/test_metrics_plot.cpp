@@ -228,6 +228,9 @@ TEST_CASE("metrics.csv: malformed files give errors naming the file and the line
   CHECK(parse_error("epoch,lr,epoch\n").find("duplicate column 'epoch'") != std::string::npos);
   CHECK(parse_error("").find("runs/x/metrics.csv: empty") == 0);
   CHECK(parse_error("# only a comment\n\n").find("empty") != std::string::npos);
+  CHECK(parse_error(std::string("ep\0ch\x7f\x01", 7)).find("runs/x/metrics.csv: not a CSV text file (control byte 0x00 at offset 2)") == 0);
+  CHECK(parse_error("1,0.1,0.5\n2,0.1,0.6\n").find("runs/x/metrics.csv:1: the first row holds numbers ('1', ...)") == 0);
+  CHECK(parse_error("epoch\t,lr\n1\t,2\n").find("(no error)") == 0);  // a tab is text
 
   const MetricsTable table = parse_metrics_csv(header + "1.5,0.1,0.5\n", "f.csv");
   CHECK_THROWS_WITH_AS(table.column("train_loss"), doctest::Contains("columns: epoch, lr, test_acc"), ValueError);
@@ -350,6 +353,9 @@ TEST_CASE("run plots: write_run_plots and metric_series read a run's metrics.csv
   CHECK_THROWS_WITH_AS(metric_series({run.string()}, {"nope"}), doctest::Contains("no column 'nope'"), ValueError);
   CHECK_THROWS_AS(metric_series({(dir.path() / "missing").string()}, {"test_acc"}), ValueError);
   CHECK_THROWS_AS(write_run_plots((dir.path() / "missing").string()), ValueError);
+  write_text_file_atomic(dir.file("header_only.csv"), "epoch,test_acc\n");
+  CHECK_THROWS_WITH_AS(metric_series({dir.file("header_only.csv")}, {"test_acc"}),
+                       doctest::Contains("header_only.csv: no data rows"), ValueError);
 }
 
 TEST_CASE("plot program: an --out that is one of its inputs is refused and the input kept") {
