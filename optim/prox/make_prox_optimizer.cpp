@@ -125,10 +125,8 @@ std::unique_ptr<ProxOptimizer> make_subgradient(std::vector<ParamGroup> groups, 
   o.nesterov = c.nesterov;
   o.weight_decay = c.weight_decay;
   o.regularizer = c.regularizer.value_or(o.regularizer);
-  // SubgradientOptions::lambda is a plain double (0 by default): check here that a regularised
-  // group has a lambda, as ProxGen and ProxSGD do.
   require_lambdas(adam ? "subgrad-adam" : "subgrad-sgd", groups, o.regularizer, c.lambda, kLambdaField);
-  o.lambda = c.lambda.value_or(o.lambda);
+  o.lambda = c.lambda;
   o.smoothing = c.smoothing.value_or(o.smoothing);
   return std::make_unique<SubgradientOptimizer>(std::move(groups), o);
 }

@@ -13,7 +13,7 @@
 namespace px::optim::prox {
 
 SubgradientOptimizer::SubgradientOptimizer(std::vector<ParamGroup> groups, const SubgradientOptions& o)
-    : ProxOptimizer(std::move(groups), o.regularizer, o.lambda),
+    : ProxOptimizer(std::move(groups), o.regularizer, o.lambda, "SubgradientOptions::lambda"),
       options_(o),
       adam_(inner_is_adam("subgradient optimizer", o.inner)) {
   const std::string who = name();

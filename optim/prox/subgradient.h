@@ -18,6 +18,7 @@
 // at lambda 0 (a lambda schedule may raise it). No thresholds are recorded (no prox is applied).
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include "proxima/optim/prox/prox_optimizer.h"
@@ -35,7 +36,9 @@ struct SubgradientOptions {
   bool nesterov = false;            // sgd, needs momentum > 0
   double weight_decay = 0;          // adam: decoupled (AdamW); sgd: coupled (L2 in the gradient)
   std::string regularizer = "none"; // groups without a "regularizer" option
-  double lambda = 0;                // groups without a "lambda" option
+  // Groups without a "lambda" option. Unset: a group with a regulariser (its own or `regularizer`)
+  // must set "lambda", else the constructor throws ValueError; 0 is accepted when given.
+  std::optional<double> lambda;
   double smoothing = 1e-6;          // >= 0, see above
 };
 

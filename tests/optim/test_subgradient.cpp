@@ -190,10 +190,12 @@ TEST_CASE("subgradient: lambda 0 is exactly AdamW / SGD") {
   for (const std::string spec : {"none", "l1", "l12"}) {
     TanhNet a = TanhNet::random(5), b = TanhNet::random(5), c = TanhNet::random(5), d = TanhNet::random(5);
     SubgradientOptimizer sub_adam({{.params = a.params}},
-                                  {.inner = "adam", .lr = 0.01, .weight_decay = 0.2, .regularizer = spec});
+                                  {.inner = "adam", .lr = 0.01, .weight_decay = 0.2, .regularizer = spec,
+                                   .lambda = 0.0});
     optim::AdamW adamw(b.params, {.lr = 0.01, .weight_decay = 0.2});
     SubgradientOptimizer sub_sgd({{.params = c.params}}, {.inner = "sgd", .lr = 0.05, .momentum = 0.9,
-                                                          .nesterov = true, .weight_decay = 0.01, .regularizer = spec});
+                                                          .nesterov = true, .weight_decay = 0.01, .regularizer = spec,
+                                                          .lambda = 0.0});
     optim::SGD sgd(d.params, {.lr = 0.05, .momentum = 0.9, .nesterov = true, .weight_decay = 0.01});
     for (int step = 0; step < 10; ++step) {
       a.train_step(sub_adam);
@@ -260,11 +262,19 @@ TEST_CASE("subgradient: l0 and bin-l0 are rejected naming the group and the spec
         },
         {"subgrad-adam", "param group 1", "\"" + spec + "\"", "subgradient"});
   }
-  check_throws<ValueError>([&] { SubgradientOptimizer({a}, {.regularizer = "l0"}); }, {"param group 0", "\"l0\""});
+  check_throws<ValueError>([&] { SubgradientOptimizer({a}, {.regularizer = "l0", .lambda = 0.0}); }, {"param group 0", "\"l0\""});
   check_throws<ValueError>([&] { SubgradientOptimizer({a}, {.inner = "rmsprop"}); }, {"inner", "rmsprop"});
   check_throws<ValueError>([&] { SubgradientOptimizer({a}, {.smoothing = -1}); }, {"smoothing", "-1"});
   check_throws<ValueError>([&] { SubgradientOptimizer({a}, {.inner = "sgd", .momentum = 0, .nesterov = true}); },
                            {"subgrad-sgd", "nesterov"});
+  // A regulariser without a lambda is an error, not a silently unregularised run; 0 when given is fine.
+  check_throws<ValueError>([&] { SubgradientOptimizer({a}, {.regularizer = "l1"}); },
+                           {"subgrad-adam", "param group 0", "'l1'", "no lambda", "SubgradientOptions::lambda"});
+  check_throws<ValueError>(
+      [&] { SubgradientOptimizer({{.params = {b}}, {.params = {a}, .options = {{"regularizer", "l12"}}}}); },
+      {"param group 1", "'l12'", "no lambda"});
+  CHECK_NOTHROW(SubgradientOptimizer({a}, {.regularizer = "l1", .lambda = 0.0}));
+  CHECK_NOTHROW(SubgradientOptimizer({{.params = {a}, .options = {{"regularizer", "l1"}, {"lambda", 0.1}}}}));
   CHECK(SubgradientOptimizer({a}, {.inner = "sgd"}).name() == "subgrad-sgd");
   CHECK(SubgradientOptimizer({a}).name() == "subgrad-adam");
 }
