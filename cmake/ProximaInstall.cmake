@@ -5,25 +5,13 @@ install(TARGETS proxima EXPORT proximaTargets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
         LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
         RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
-# Public headers: the top of each layer folder, nn/models and optim/prox (other subfolders such as
-# core/cpu are private), minus the headers whose first line says "// Internal": those are included
-# by proxima's own sources only, never by a public header.
-foreach(dir core autograd nn optim data nn/models optim/prox)
-  file(GLOB headers ${CMAKE_CURRENT_SOURCE_DIR}/${dir}/*.h)
-  set(public "")
-  foreach(header ${headers})
-    file(STRINGS ${header} first LIMIT_COUNT 1)
-    if(NOT first MATCHES "^// Internal")
-      list(APPEND public ${header})
-    endif()
-  endforeach()
-  if(public)
-    install(FILES ${public} DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/proxima/${dir})
-  endif()
+# Public headers (cmake/ProximaHeaders.cmake: the same list as the vendored build's include tree).
+px_public_headers(px_headers)
+foreach(header ${px_headers})
+  get_filename_component(subdir ${header} DIRECTORY)
+  install(FILES ${PX_SOURCE_ROOT}/${header} DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/proxima/${subdir})
 endforeach()
 install(FILES cmake/proxima.h DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/proxima)
-# cuda/cuda.h: the CUDA switches and pinned memory, no CUDA headers inside; stubs without CUDA.
-install(FILES cuda/cuda.h DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/proxima/cuda)
 
 set(PX_CONFIG_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/proxima)
 install(EXPORT proximaTargets NAMESPACE proxima:: DESTINATION ${PX_CONFIG_DIR})
