@@ -23,6 +23,14 @@ inline Tensor random_cpu(const Shape& shape, DType dtype, Generator& gen, double
   return ops::mul(randn(shape, {.dtype = dtype}, &gen), scale);
 }
 
+// Random CPU tensor with entries |N(0, 1)| + floor (> 0: variances, inverse deviations, scales).
+inline Tensor positive_cpu(const Shape& shape, DType dtype, Generator& gen, double floor = 0.5) {
+  return ops::add(ops::abs(random_cpu(shape, dtype, gen)), floor);
+}
+
+// t copied to the GPU, or an undefined tensor when t is undefined (optional weight, bias, ...).
+inline Tensor maybe_to_gpu(const Tensor& t) { return t.defined() ? t.to(gpu()) : Tensor(); }
+
 // Element-by-element comparison of a CPU result and a GPU result: same shape and dtype,
 // |got - want| <= atol + rtol * |want|, NaN only where NaN. Reports the first mismatch.
 inline void check_close(const Tensor& want_cpu, const Tensor& got_gpu, double rtol, double atol,

@@ -4,14 +4,18 @@
 #include <string>
 #include <vector>
 
-#include "gpu_util.h"
+#include "batch_norm_util.h"
 #include "proxima/autograd/autograd.h"
 #include "proxima/autograd/functions.h"
 #include "proxima/core/backend.h"
 
 using namespace px;
+using px::gpu_test::bn_case;
+using px::gpu_test::bn_sum_atol;
 using px::gpu_test::check_close;
 using px::gpu_test::gpu;
+using px::gpu_test::maybe_to_gpu;
+using px::gpu_test::positive_cpu;
 using px::gpu_test::random_cpu;
 
 namespace {
@@ -20,20 +24,9 @@ const std::vector<Shape> kShapes = {{2, 3},          {7, 5},           {300, 70}
                                     {3, 4, 5, 7},    {33, 3, 7, 5},    {16, 8, 9, 9},   {64, 32, 16, 16},
                                     {256, 16, 32, 32}};
 
-std::string name(const char* what, DType dtype, const Shape& shape, bool training) {
-  return std::string(what) + " " + std::string(dtype_name(dtype)) + " " + shape_str(shape) +
-         (training ? " training" : " eval");
-}
-
-// Both sides accumulate in double and round once to the dtype, then normalise elementwise in
-// the dtype: float32 results agree to a few ulps of O(1) values; the per-channel sums
-// (grad_weight, grad_bias, up to 262144 terms of O(1)) to a few ulps of their magnitude.
+// Both sides normalise elementwise in the dtype after rounding the statistics once: float32
+// results agree to a few ulps of O(1) values (rtol; bn_sum_atol(dtype, 1) * 4 near zero).
 double rtol(DType dtype) { return dtype == DType::float32 ? 1e-5 : 1e-11; }
-double atol(DType dtype, std::int64_t count) {
-  return (dtype == DType::float32 ? 1e-5 : 1e-12) * std::sqrt(static_cast<double>(count));
-}
-
-Tensor maybe_to_gpu(const Tensor& t) { return t.defined() ? t.to(gpu()) : Tensor(); }
 
 // A fresh leaf copy of t on `device` (never an alias of t).
 Tensor fresh(const Tensor& t, Device device) { return device.is_cpu() ? t.clone() : t.to(device); }
@@ -50,19 +43,19 @@ TEST_CASE("cuda: batch_norm_forward matches the CPU (training and eval, affine o
         Tensor x = ops::add(random_cpu(shape, dtype, gen, 2.0), 3.0);  // mean away from 0
         Tensor w = affine ? random_cpu({c}, dtype, gen) : Tensor(), b = affine ? random_cpu({c}, dtype, gen) : Tensor();
         Tensor mean = training ? empty({c}, {.dtype = dtype}) : random_cpu({c}, dtype, gen);
-        Tensor invstd = training ? empty({c}, {.dtype = dtype}) : ops::add(ops::abs(random_cpu({c}, dtype, gen)), 0.5);
+        Tensor invstd = training ? empty({c}, {.dtype = dtype}) : positive_cpu({c}, dtype, gen);
         Tensor mean_g = training ? empty({c}, {.dtype = dtype, .device = gpu()}) : mean.to(gpu());
         Tensor invstd_g = training ? empty({c}, {.dtype = dtype, .device = gpu()}) : invstd.to(gpu());
         Tensor y = empty(shape, {.dtype = dtype}), y_g = empty(shape, {.dtype = dtype, .device = gpu()});
         cpu_backend().batch_norm_forward(x, w, b, mean, invstd, y, 1e-5, training);
         cuda_backend().batch_norm_forward(x.to(gpu()), maybe_to_gpu(w), maybe_to_gpu(b), mean_g, invstd_g, y_g, 1e-5,
                                           training);
-        const std::string what = name("forward", dtype, shape, training);
+        const std::string what = bn_case("forward", dtype, shape, training);
         if (training) {
           check_close(mean, mean_g, rtol(dtype), 0.0, what + " mean");
           check_close(invstd, invstd_g, rtol(dtype), 0.0, what + " invstd");
         }
-        check_close(y, y_g, rtol(dtype), atol(dtype, 1) * 4, what + " y");
+        check_close(y, y_g, rtol(dtype), bn_sum_atol(dtype, 1) * 4, what + " y");
       }
     }
   }
@@ -77,7 +70,7 @@ TEST_CASE("cuda: batch_norm_backward matches the CPU (each gradient optional, bo
           const std::int64_t c = shape[1], count = shape_numel(shape) / c;
           Tensor x = ops::add(random_cpu(shape, dtype, gen), 1.0), gy = random_cpu(shape, dtype, gen);
           Tensor w = wanted != 1 ? random_cpu({c}, dtype, gen) : Tensor();
-          Tensor mean = random_cpu({c}, dtype, gen), invstd = ops::add(ops::abs(random_cpu({c}, dtype, gen)), 0.5);
+          Tensor mean = random_cpu({c}, dtype, gen), invstd = positive_cpu({c}, dtype, gen);
           auto grads = [&](Device device) {
             const TensorOptions opt{.dtype = dtype, .device = device};
             return std::vector<Tensor>{wanted != 2 ? empty(shape, opt) : Tensor(), wanted != 1 ? empty({c}, opt) : Tensor(),
@@ -87,10 +80,10 @@ TEST_CASE("cuda: batch_norm_backward matches the CPU (each gradient optional, bo
           cpu_backend().batch_norm_backward(gy, x, w, mean, invstd, cpu[0], cpu[1], cpu[2], training);
           cuda_backend().batch_norm_backward(gy.to(gpu()), x.to(gpu()), maybe_to_gpu(w), mean.to(gpu()),
                                              invstd.to(gpu()), dev[0], dev[1], dev[2], training);
-          const std::string what = name("backward", dtype, shape, training) + " wanted " + std::to_string(wanted);
-          if (cpu[0].defined()) check_close(cpu[0], dev[0], rtol(dtype), atol(dtype, 1) * 4, what + " grad_x");
-          if (cpu[1].defined()) check_close(cpu[1], dev[1], rtol(dtype), atol(dtype, count), what + " grad_weight");
-          if (cpu[2].defined()) check_close(cpu[2], dev[2], rtol(dtype), atol(dtype, count), what + " grad_bias");
+          const std::string what = bn_case("backward", dtype, shape, training) + " wanted " + std::to_string(wanted);
+          if (cpu[0].defined()) check_close(cpu[0], dev[0], rtol(dtype), bn_sum_atol(dtype, 1) * 4, what + " grad_x");
+          if (cpu[1].defined()) check_close(cpu[1], dev[1], rtol(dtype), bn_sum_atol(dtype, count), what + " grad_weight");
+          if (cpu[2].defined()) check_close(cpu[2], dev[2], rtol(dtype), bn_sum_atol(dtype, count), what + " grad_bias");
         }
       }
     }
@@ -105,7 +98,7 @@ TEST_CASE("cuda: px::batch_norm on the GPU matches the CPU (values, gradients, r
         const std::int64_t c = shape[1], count = shape_numel(shape) / c;
         Tensor x0 = random_cpu(shape, dtype, gen), w0 = random_cpu({c}, dtype, gen), b0 = random_cpu({c}, dtype, gen);
         Tensor gy = random_cpu(shape, dtype, gen), rm0 = random_cpu({c}, dtype, gen);
-        Tensor rv0 = ops::add(ops::abs(random_cpu({c}, dtype, gen)), 0.5);
+        Tensor rv0 = positive_cpu({c}, dtype, gen);
         auto run = [&](Device device) {
           Tensor x = fresh(x0, device).set_requires_grad(), w = fresh(w0, device).set_requires_grad();
           Tensor b = fresh(b0, device).set_requires_grad(), rm = fresh(rm0, device), rv = fresh(rv0, device);
@@ -116,8 +109,8 @@ TEST_CASE("cuda: px::batch_norm on the GPU matches the CPU (values, gradients, r
         std::vector<Tensor> want = run(Device::cpu()), got = run(gpu());
         const char* names[] = {"y", "grad_x", "grad_weight", "grad_bias", "running_mean", "running_var"};
         for (std::size_t i = 0; i < want.size(); ++i) {
-          const double a = i == 2 || i == 3 ? atol(dtype, count) : atol(dtype, 1) * 4;
-          check_close(want[i], got[i], rtol(dtype), a, name(names[i], dtype, shape, training));
+          const double a = i == 2 || i == 3 ? bn_sum_atol(dtype, count) : bn_sum_atol(dtype, 1) * 4;
+          check_close(want[i], got[i], rtol(dtype), a, bn_case(names[i], dtype, shape, training));
         }
       }
     }

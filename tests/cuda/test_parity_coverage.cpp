@@ -4,27 +4,20 @@
 #include <string>
 #include <vector>
 
+#include "batch_norm_util.h"
 #include "parity_util.h"
 #include "proxima/core/backend.h"
+
+using px::gpu_test::bn_case;
+using px::gpu_test::bn_sum_atol;
 
 namespace {
 
 const std::vector<Shape> kShapes = {{2, 3},       {7, 5},        {300, 70},   {2, 1, 1, 1},
                                     {3, 4, 5, 7}, {33, 3, 7, 5}, {16, 8, 9, 9}};
 
-std::string name(const char* what, DType dtype, const Shape& shape, bool training) {
-  return std::string(what) + " " + std::string(dtype_name(dtype)) + " " + shape_str(shape) +
-         (training ? " training" : " eval");
-}
-
-Tensor maybe_to_gpu(const Tensor& t) { return t.defined() ? t.to(gpu()) : Tensor(); }
 Tensor empty_like_on(const Tensor& t, Device device) {
   return empty(t.shape(), {.dtype = t.dtype(), .device = device});
-}
-
-// Per-channel sums of up to ~20000 O(1) terms (grad_weight, grad_bias): absolute slack sqrt(count).
-double sum_atol(DType dtype, std::int64_t count) {
-  return (dtype == DType::float32 ? 1e-5 : 1e-12) * std::sqrt(static_cast<double>(count));
 }
 
 }  // namespace
@@ -38,18 +31,18 @@ TEST_CASE("cuda parity: batch_norm_relu_forward matches the CPU's fused kernel (
         for (bool affine : {true, false}) {
           const std::int64_t c = shape[1];
           Tensor x = ops::add(random_cpu(shape, dtype, gen, 2.0), 1.0);
-          Tensor w = affine ? ops::add(ops::abs(random_cpu({c}, dtype, gen)), 0.5) : Tensor();
+          Tensor w = affine ? positive_cpu({c}, dtype, gen) : Tensor();
           Tensor b = affine ? random_cpu({c}, dtype, gen) : Tensor();
           Tensor mean = training ? empty({c}, {.dtype = dtype}) : random_cpu({c}, dtype, gen);
           Tensor invstd =
-              training ? empty({c}, {.dtype = dtype}) : ops::add(ops::abs(random_cpu({c}, dtype, gen)), 0.5);
+              training ? empty({c}, {.dtype = dtype}) : positive_cpu({c}, dtype, gen);
           Tensor mean_g = training ? empty_like_on(mean, gpu()) : mean.to(gpu());
           Tensor invstd_g = training ? empty_like_on(invstd, gpu()) : invstd.to(gpu());
           Tensor y = empty(shape, {.dtype = dtype}), y_g = empty_like_on(y, gpu());
           cpu_backend().batch_norm_relu_forward(x, w, b, mean, invstd, y, 1e-5, training);
           cuda_backend().batch_norm_relu_forward(x.to(gpu()), maybe_to_gpu(w), maybe_to_gpu(b), mean_g, invstd_g, y_g,
                                                  1e-5, training);
-          const std::string what = name("forward", dtype, shape, training) + (affine ? " affine" : "");
+          const std::string what = bn_case("forward", dtype, shape, training) + (affine ? " affine" : "");
           if (training) {
             check_close(mean, mean_g, tol.rtol, tol.atol, what + " mean");
             check_close(invstd, invstd_g, tol.rtol, tol.atol, what + " invstd");
@@ -73,7 +66,7 @@ TEST_CASE("cuda parity: batch_norm_relu_backward matches the CPU (each gradient 
           const std::int64_t c = shape[1], count = shape_numel(shape) / c;
           const bool affine = wanted != 1;
           Tensor x = ops::add(random_cpu(shape, dtype, gen), 0.5), gy = random_cpu(shape, dtype, gen);
-          Tensor w = affine ? ops::add(ops::abs(random_cpu({c}, dtype, gen)), 0.5) : Tensor();
+          Tensor w = affine ? positive_cpu({c}, dtype, gen) : Tensor();
           Tensor b = affine ? random_cpu({c}, dtype, gen) : Tensor();
           Tensor mean = empty({c}, {.dtype = dtype}), invstd = empty({c}, {.dtype = dtype});
           Tensor y = empty(shape, {.dtype = dtype});
@@ -91,11 +84,11 @@ TEST_CASE("cuda parity: batch_norm_relu_backward matches the CPU (each gradient 
           cuda_backend().batch_norm_relu_backward(gy.to(gpu()), x.to(gpu()), y.to(gpu()), maybe_to_gpu(w),
                                                   mean.to(gpu()), invstd.to(gpu()), on_gpu[0], on_gpu[1], on_gpu[2],
                                                   training);
-          const std::string what = name("backward", dtype, shape, training) + " wanted " + std::to_string(wanted);
+          const std::string what = bn_case("backward", dtype, shape, training) + " wanted " + std::to_string(wanted);
           const char* names[] = {" grad_x", " grad_weight", " grad_bias"};
           for (int k = 0; k < 3; ++k) {
             if (!on_cpu[static_cast<std::size_t>(k)].defined()) continue;
-            const double atol = k == 0 ? tol.atol : std::max(tol.atol, sum_atol(dtype, count));
+            const double atol = k == 0 ? tol.atol : std::max(tol.atol, bn_sum_atol(dtype, count));
             check_close(on_cpu[static_cast<std::size_t>(k)], on_gpu[static_cast<std::size_t>(k)], tol.rtol, atol,
                         what + names[k]);
           }
@@ -113,9 +106,9 @@ TEST_CASE("cuda parity: px::batch_norm_relu values, gradients and running statis
         for (bool affine : {true, false}) {
           const std::int64_t c = shape[1];
           Tensor x = ops::add(random_cpu(shape, dtype, gen), 0.5);
-          Tensor w = affine ? ops::add(ops::abs(random_cpu({c}, dtype, gen)), 0.5) : Tensor();
+          Tensor w = affine ? positive_cpu({c}, dtype, gen) : Tensor();
           Tensor b = affine ? random_cpu({c}, dtype, gen) : Tensor();
-          Tensor rm = random_cpu({c}, dtype, gen), rv = ops::add(ops::abs(random_cpu({c}, dtype, gen)), 0.5);
+          Tensor rm = random_cpu({c}, dtype, gen), rv = positive_cpu({c}, dtype, gen);
           // Each device updates its own copy of the running statistics.
           Tensor rm_cpu = rm.clone(), rv_cpu = rv.clone(), rm_gpu = rm.to(gpu()), rv_gpu = rv.to(gpu());
           auto f = [&](const Ts& in) {
@@ -125,7 +118,7 @@ TEST_CASE("cuda parity: px::batch_norm_relu values, gradients and running statis
             if (y.requires_grad()) CHECK(y.autograd_meta()->grad_fn->name == "batch_norm_relu");  // the fused node
             return y;
           };
-          const std::string what = name("px::batch_norm_relu", dtype, shape, training) + (affine ? " affine" : "");
+          const std::string what = bn_case("px::batch_norm_relu", dtype, shape, training) + (affine ? " affine" : "");
           check_parity(what, f, {x, w, b}, tol_for(dtype));
           check_close(rm_cpu, rm_gpu, tol_for(dtype).rtol, tol_for(dtype).atol, what + " running_mean");
           check_close(rv_cpu, rv_gpu, tol_for(dtype).rtol, tol_for(dtype).atol, what + " running_var");

@@ -9,9 +9,7 @@ namespace {
 const Shape kShapes[] = {Shape{}, Shape{7}, Shape{3, 5, 4}, Shape{1031}};
 
 // Strictly positive inputs for log, sqrt, rsqrt, pow and division: |x| + 0.3.
-Tensor positive(const Shape& shape, DType dtype, Generator& gen) {
-  return ops::add(ops::abs(random_cpu(shape, dtype, gen)), 0.3);
-}
+Tensor positive(const Shape& shape, DType dtype, Generator& gen) { return positive_cpu(shape, dtype, gen, 0.3); }
 }  // namespace
 
 TEST_CASE("cuda parity: unary functions and their gradients") {

@@ -128,7 +128,7 @@ TEST_CASE("cuda parity: batch_norm training updates the running statistics and b
       Tensor x = ops::add(random_cpu(shape, dtype, gen, 2.0), 0.5);
       Tensor weight = random_cpu({c}, dtype, gen), bias = random_cpu({c}, dtype, gen);
       for (bool affine : {true, false}) {
-        Tensor rm_cpu = random_cpu({c}, dtype, gen), rv_cpu = ops::add(ops::abs(random_cpu({c}, dtype, gen)), 0.5);
+        Tensor rm_cpu = random_cpu({c}, dtype, gen), rv_cpu = positive_cpu({c}, dtype, gen);
         Tensor rm_gpu = rm_cpu.to(gpu()), rv_gpu = rv_cpu.to(gpu());
         std::string what = label("batch_norm train " + shape_str(shape) + (affine ? " affine" : ""), dtype);
         bool on_gpu = false;  // f runs on the CPU first, then on the GPU
@@ -154,7 +154,7 @@ TEST_CASE("cuda parity: batch_norm in eval mode uses the running statistics") {
       const std::int64_t c = shape[1];
       Tensor x = random_cpu(shape, dtype, gen, 2.0);
       Tensor weight = random_cpu({c}, dtype, gen), bias = random_cpu({c}, dtype, gen);
-      Tensor rm = random_cpu({c}, dtype, gen), rv = ops::add(ops::abs(random_cpu({c}, dtype, gen)), 0.5);
+      Tensor rm = random_cpu({c}, dtype, gen), rv = positive_cpu({c}, dtype, gen);
       check_parity(label("batch_norm eval " + shape_str(shape), dtype),
                    [](const Ts& in) { return px::batch_norm(in[0], in[1], in[2], in[3], in[4], false, 0.1, 1e-3); },
                    {x, weight, bias, rm, rv}, tol_for(dtype), {3, 4});
