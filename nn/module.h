@@ -35,8 +35,9 @@ struct LoadStateDictResult {
 // creating new tensors, so an optimizer holding those handles updates the converted tensors.
 // Its per-coordinate state (moment buffers) is converted to the parameters' new dtype and device
 // at its next step (optim::Optimizer::align_state; float64 -> float32 rounds the state; until
-// then its state_dict() holds the old dtype); step counts stay as they were. Gradients are converted by to() too; anything else holding the old
-// dtype (e.g. input batches) is the caller's to convert.
+// then its state_dict() holds the old dtype); step counts stay as they were. Gradients are
+// converted by to() too; anything else holding the old dtype (e.g. input batches) is the caller's
+// to convert.
 class Module {
  public:
   Module() = default;

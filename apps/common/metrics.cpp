@@ -66,6 +66,30 @@ std::string header_line_of(const std::string& path) {
   return {};
 }
 
+// A metrics file is text: a byte below 0x20 other than tab, CR and LF (a NUL, say) means the
+// caller named a binary file, and listing its "columns" would print garbage.
+void check_is_text(const std::string& text, const std::string& source) {
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const auto byte = static_cast<unsigned char>(text[i]);
+    if (byte < 0x20 && byte != '\t' && byte != '\r' && byte != '\n') {
+      char hex[8];
+      std::snprintf(hex, sizeof hex, "0x%02x", byte);
+      PX_CHECK(false, ValueError, source, ": not a CSV text file (control byte ", hex, " at offset ", i,
+               "); expected a metrics.csv written by train_cifar");
+    }
+  }
+}
+
+// A header whose every field is a number is a data row: the file has no header.
+void check_not_numeric_header(const std::vector<std::string_view>& fields, const std::string& source,
+                              std::size_t line_number) {
+  double ignored = 0;
+  for (std::string_view field : fields)
+    if (field.empty() || !parse_number(field, ignored)) return;
+  PX_CHECK(false, ValueError, source, ":", line_number, ": the first row holds numbers ('", fields.front(),
+           "', ...), not column names; the header row (e.g. epoch,lr,...) is missing");
+}
+
 }  // namespace
 
 std::string format_metric(double value) {
@@ -130,34 +154,6 @@ std::vector<double> MetricsTable::column(const std::string& name) const {
   for (const auto& row : rows) values.push_back(row[index]);
   return values;
 }
-
-namespace {
-
-// A metrics file is text: a byte below 0x20 other than tab, CR and LF (a NUL, say) means the
-// caller named a binary file, and listing its "columns" would print garbage.
-void check_is_text(const std::string& text, const std::string& source) {
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    const auto byte = static_cast<unsigned char>(text[i]);
-    if (byte < 0x20 && byte != '\t' && byte != '\r' && byte != '\n') {
-      char hex[8];
-      std::snprintf(hex, sizeof hex, "0x%02x", byte);
-      PX_CHECK(false, ValueError, source, ": not a CSV text file (control byte ", hex, " at offset ", i,
-               "); expected a metrics.csv written by train_cifar");
-    }
-  }
-}
-
-// A header whose every field is a number is a data row: the file has no header.
-void check_not_numeric_header(const std::vector<std::string_view>& fields, const std::string& source,
-                              std::size_t line_number) {
-  double ignored = 0;
-  for (std::string_view field : fields)
-    if (field.empty() || !parse_number(field, ignored)) return;
-  PX_CHECK(false, ValueError, source, ":", line_number, ": the first row holds numbers ('", fields.front(),
-           "', ...), not column names; the header row (e.g. epoch,lr,...) is missing");
-}
-
-}  // namespace
 
 MetricsTable parse_metrics_csv(const std::string& text, const std::string& source) {
   check_is_text(text, source);

@@ -36,7 +36,8 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 }  // namespace
 
 std::string kept_checkpoint_note(const TrainSession& s) {
-  if (s.last_checkpoint.empty()) return "No checkpoint was written (it diverged in the first epoch); try a smaller --lr";
+  if (s.last_checkpoint.empty())
+    return "No checkpoint was written (it diverged in the first epoch); try a smaller --lr";
   return "The last good checkpoint (epoch " + std::to_string(s.epochs_done) + ") is kept: " + s.last_checkpoint;
 }
 

@@ -91,7 +91,9 @@ PX_HD FfStage l12_start_ff(float z, float t) {
 }
 // Pass 2: the start s = sqrt(a) w(c), w the degree-9 fit in c of fast_prox_float.h (1.1e-7 in
 // float; session 6's degree-4 form in sqrt(cb - c) needs one more square root, ~10 multiplies).
-PX_HD FfStage l12_mid_ff([[maybe_unused]] float z, [[maybe_unused]] float t, FfStage st) { return {st.u * l12_w(0.5f * st.v), st.v}; }
+PX_HD FfStage l12_mid_ff([[maybe_unused]] float z, [[maybe_unused]] float t, FfStage st) {
+  return {st.u * l12_w(0.5f * st.v), st.v};
+}
 // Pass 3: one Newton step s' = s - f(s) / f'(s) on f(s) = s^3 - a s + t/2 with f in compensated
 // float (the file comment), f'(s) = 3 s^2 - a = a (3 w^2 - 1) in [a, 2a] (no cancellation; a above
 // kFfMaxA is flagged), x = s'^2 = p + (pe - 2 s d); then the select and the flags.

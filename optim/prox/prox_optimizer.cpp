@@ -70,8 +70,9 @@ void require_lambdas(const std::string& who, const std::vector<ParamGroup>& grou
       named_by_group = true;
     }
     if (spec == "none") continue;
-    throw ValueError(detail::str(who, ": param group ", g, named_by_group ? " names regularizer '" : " has regularizer '",
-                                 spec, named_by_group ? "'" : "' (the default regularizer)",
+    throw ValueError(detail::str(who, ": param group ", g,
+                                 named_by_group ? " names regularizer '" : " has regularizer '", spec,
+                                 named_by_group ? "'" : "' (the default regularizer)",
                                  " but no lambda: set the group option 'lambda' or ", lambda_option,
                                  " (0 is accepted when given explicitly)"));
   }

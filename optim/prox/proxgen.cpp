@@ -224,7 +224,9 @@ void fused_separable(std::int64_t n, T* p, const T* g, T* m, T* v, const ProxGen
 }  // namespace
 
 ProxGen::ProxGen(std::vector<ParamGroup> groups, const ProxGenOptions& o)
-    : ProxOptimizer(std::move(groups), o.regularizer, o.lambda, "ProxGenOptions::lambda"), options_(o), preconditioner_(resolve(o)) {
+    : ProxOptimizer(std::move(groups), o.regularizer, o.lambda, "ProxGenOptions::lambda"),
+      options_(o),
+      preconditioner_(resolve(o)) {
   const char* who = o.metric_prox ? "proxgen" : "proxquant";
   const Preconditioner& pc = preconditioner_;
   check_option(o.lr >= 0 && std::isfinite(o.lr), who, "lr", o.lr, "finite and >= 0");
